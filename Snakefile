@@ -1,0 +1,24 @@
+# Generative identity unlearning: GUIDE and related methods, from the world (or
+# the downloads) to the paper's tables. `snakemake --cores all` runs the default.
+from snakemake.utils import min_version
+
+min_version("9.20")
+
+
+configfile: "config/config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/world.smk"
+include: "workflow/rules/identities.smk"
+include: "workflow/rules/invert.smk"
+include: "workflow/rules/target.smk"
+include: "workflow/rules/unlearn.smk"
+include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/report.smk"
+
+
+rule all:
+    input:
+        get_final_output(),
+    default_target: True

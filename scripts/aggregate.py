@@ -1,0 +1,21 @@
+"""Collect every evaluation JSON into one tidy CSV, one row per (scenario, identity, method)."""
+
+import click
+
+from idunlearn.cli import step
+from idunlearn.evaluation import aggregate
+
+
+@click.command()
+@click.option("--out", type=click.Path(dir_okay=False), required=True)
+@click.option("--alias", "aliases", multiple=True,
+              help="NAME=RUN: also list RUN's rows under the method name NAME")
+@click.argument("records", nargs=-1, type=click.Path(dir_okay=False))
+@step
+def main(out, aliases, records):
+    """Ablation rows that run the same job as another method appear under both names."""
+    aggregate(list(records), dict(a.split("=", 1) for a in aliases), out)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,39 @@
+"""Evaluate one unlearned generator: ID, ID_others, FID_pre, dFID_real, and an image strip."""
+
+import click
+
+from idunlearn.cli import step, threads_option
+from idunlearn.evaluation import run_evaluate
+
+
+@click.command()
+@click.option("--generator", type=click.Path(dir_okay=False), required=True, help="G_s checkpoint")
+@click.option("--unlearned", type=click.Path(dir_okay=False), required=True)
+@click.option("--inversion", type=click.Path(dir_okay=False), required=True)
+@click.option("--targets", type=click.Path(dir_okay=False), required=True)
+@click.option("--target-key", required=True, help="which target the method used")
+@click.option("--eval-identity", type=click.Path(dir_okay=False), required=True,
+              help="evaluation identity network (never the loss one)")
+@click.option("--features", type=click.Path(dir_okay=False), required=True)
+@click.option("--reference", type=click.Path(dir_okay=False), required=True,
+              help="FID reference statistics")
+@click.option("--batch-size", type=click.IntRange(min=1), default=100, show_default=True)
+@click.option("--scenario", required=True)
+@click.option("--identity", required=True)
+@click.option("--method", required=True)
+@click.option("--out-json", type=click.Path(dir_okay=False), required=True)
+@click.option("--out-png", type=click.Path(dir_okay=False), required=True)
+@threads_option
+@step
+def main(generator, unlearned, inversion, targets, target_key, eval_identity, features, reference,
+         batch_size, scenario, identity, method, out_json, out_png):
+    """One JSON record per (scenario, identity, method)."""
+    run_evaluate(
+        generator, unlearned, inversion, targets, target_key, eval_identity, features, reference,
+        batch_size, out_json, out_png,
+        {"scenario": scenario, "identity": identity, "method": method},
+    )
+
+
+if __name__ == "__main__":
+    main()

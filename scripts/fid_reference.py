@@ -1,0 +1,25 @@
+"""Frechet statistics shared by every evaluation: G_s samples and real images, computed once."""
+
+import click
+
+from idunlearn.cli import seed_option, step, threads_option
+from idunlearn.evaluation import run_fid_reference
+
+
+@click.command()
+@click.option("--generator", type=click.Path(dir_okay=False), required=True)
+@click.option("--features", type=click.Path(dir_okay=False), required=True)
+@click.option("--dataset", type=click.Path(dir_okay=False), required=True, help="real images")
+@click.option("--samples", type=click.IntRange(min=10), default=1000, show_default=True)
+@click.option("--batch-size", type=click.IntRange(min=1), default=100, show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False), required=True)
+@seed_option
+@threads_option
+@step
+def main(generator, features, dataset, samples, batch_size, out, seed):
+    """The same z and cameras are regenerated from --seed by every evaluation."""
+    run_fid_reference(generator, features, dataset, samples, seed, batch_size, out)
+
+
+if __name__ == "__main__":
+    main()

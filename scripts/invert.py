@@ -1,0 +1,36 @@
+"""Invert one identity's source image (and its other images) into W+."""
+
+import click
+
+from idunlearn.cli import step, threads_option
+from idunlearn.inversion import InversionConfig, run_invert
+
+
+@click.command()
+@click.option("--identities", type=click.Path(dir_okay=False), required=True, help="identity TSV")
+@click.option("--dataset", type=click.Path(dir_okay=False), required=True)
+@click.option("--generator", type=click.Path(dir_okay=False), required=True)
+@click.option("--encoder", type=click.Path(dir_okay=False), required=True)
+@click.option("--scenario", type=click.Choice(["random", "ind", "ood"]), required=True)
+@click.option("--identity", required=True, help="identity name, e.g. ood03")
+@click.option("--method", type=click.Choice(["encoder", "optimisation"]), default="optimisation",
+              show_default=True)
+@click.option("--steps", type=click.IntRange(min=0), default=100, show_default=True)
+@click.option("--lr", type=float, default=0.05, show_default=True)
+@click.option("--lpips-weight", type=float, default=1.0, show_default=True)
+@click.option("--lpips-net", type=click.Choice(["alex", "vgg", "squeeze"]), default="alex")
+@click.option("--lpips-random/--lpips-pretrained", default=True, show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False), required=True)
+@threads_option
+@step
+def main(identities, dataset, generator, encoder, scenario, identity, method, steps, lr,
+         lpips_weight, lpips_net, lpips_random, out):
+    """Random identities take w_u = mapping(z); the others are inverted from their photos."""
+    run_invert(
+        identities, dataset, generator, encoder, scenario, identity,
+        InversionConfig(method, steps, lr, lpips_weight), lpips_net, lpips_random, out,
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,24 @@
+"""Train the world's inversion encoder image -> W+ (the role of GOAE)."""
+
+import click
+
+from idunlearn.cli import schedule_options, seed_option, step, threads_option
+from idunlearn.training import Schedule
+from idunlearn.world.build import build_encoder
+
+
+@click.command()
+@click.option("--dataset", type=click.Path(dir_okay=False), required=True)
+@click.option("--generator", type=click.Path(dir_okay=False), required=True)
+@click.option("--out", type=click.Path(dir_okay=False), required=True)
+@schedule_options
+@seed_option
+@threads_option
+@step
+def main(dataset, generator, out, steps, batch_size, lr, seed):
+    """Regress known latents from dataset images and fresh generator samples."""
+    build_encoder(dataset, generator, out, Schedule(steps, batch_size, lr), seed)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,23 @@
+"""Train the world's feature network for Frechet distances (the role of Inception)."""
+
+import click
+
+from idunlearn.cli import schedule_options, seed_option, step, threads_option
+from idunlearn.training import Schedule
+from idunlearn.world.build import build_features
+
+
+@click.command()
+@click.option("--dataset", type=click.Path(dir_okay=False), required=True)
+@click.option("--out", type=click.Path(dir_okay=False), required=True)
+@schedule_options
+@seed_option
+@threads_option
+@step
+def main(dataset, out, steps, batch_size, lr, seed):
+    """Features that must explain every render code and the pose."""
+    build_features(dataset, out, Schedule(steps, batch_size, lr), seed)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,25 @@
+"""Train one of the world's identity networks (loss role: ArcFace; eval role: CurricularFace)."""
+
+import click
+
+from idunlearn.cli import schedule_options, seed_option, step, threads_option
+from idunlearn.training import Schedule
+from idunlearn.world.build import IDENTITY_ROLES, build_identity
+
+
+@click.command()
+@click.option("--dataset", type=click.Path(dir_okay=False), required=True)
+@click.option("--role", type=click.Choice(sorted(IDENTITY_ROLES)), required=True,
+              help="loss: used by unlearning losses; eval: used only by metrics")
+@click.option("--out", type=click.Path(dir_okay=False), required=True)
+@schedule_options
+@seed_option
+@threads_option
+@step
+def main(dataset, role, out, steps, batch_size, lr, seed):
+    """Angular-margin training on the training identities' labels."""
+    build_identity(dataset, out, role, Schedule(steps, batch_size, lr), seed)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,40 @@
+"""Measure the synthetic world against its acceptance figures; write quality.json and a grid."""
+
+import click
+
+from idunlearn.cli import seed_option, step, threads_option
+from idunlearn.inversion import InversionConfig
+from idunlearn.world.quality import run_world_quality
+
+
+@click.command()
+@click.option("--dataset", type=click.Path(dir_okay=False), required=True)
+@click.option("--generator", type=click.Path(dir_okay=False), required=True)
+@click.option("--loss-identity", type=click.Path(dir_okay=False), required=True)
+@click.option("--eval-identity", type=click.Path(dir_okay=False), required=True)
+@click.option("--encoder", type=click.Path(dir_okay=False), required=True)
+@click.option("--features", type=click.Path(dir_okay=False), required=True)
+@click.option("--inversion-steps", type=click.IntRange(min=0), default=100, show_default=True)
+@click.option("--inversion-lr", type=float, default=0.05, show_default=True)
+@click.option("--inversion-lpips", type=float, default=1.0, show_default=True)
+@click.option("--lpips-net", type=click.Choice(["alex", "vgg", "squeeze"]), default="alex")
+@click.option("--lpips-random/--lpips-pretrained", default=True, show_default=True)
+@click.option("--samples", type=click.IntRange(min=10), default=1000, show_default=True)
+@click.option("--out-json", type=click.Path(dir_okay=False), required=True)
+@click.option("--out-png", type=click.Path(dir_okay=False), required=True)
+@seed_option
+@threads_option
+@step
+def main(dataset, generator, loss_identity, eval_identity, encoder, features, inversion_steps,
+         inversion_lr, inversion_lpips, lpips_net, lpips_random, samples, out_json, out_png, seed):
+    """Verification AUC, inversion identity retrieval, Frechet distances, target grid."""
+    report = run_world_quality(
+        dataset, generator, loss_identity, eval_identity, encoder, features,
+        InversionConfig("optimisation", inversion_steps, inversion_lr, inversion_lpips),
+        lpips_net, lpips_random, samples, seed, out_json, out_png,
+    )
+    click.echo(report)
+
+
+if __name__ == "__main__":
+    main()

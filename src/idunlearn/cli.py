@@ -1,0 +1,43 @@
+"""Shared pieces of the step CLIs: error reporting and thread setup."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+import click
+import torch
+
+from idunlearn.io import ArtefactError
+
+
+def step(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn the errors a user can cause (a missing or corrupt file, a bad name or
+    value) into a one-line message and a non-zero exit instead of a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        threads = kwargs.pop("threads", None)
+        if threads:
+            torch.set_num_threads(threads)
+        try:
+            return func(*args, **kwargs)
+        except (ArtefactError, KeyError, ValueError, FileNotFoundError) as err:
+            message = err.args[0] if isinstance(err, KeyError) and err.args else err
+            raise click.ClickException(str(message)) from err
+
+    return wrapper
+
+
+threads_option = click.option(
+    "--threads", type=click.IntRange(min=1), default=1, show_default=True, help="torch CPU threads"
+)
+seed_option = click.option("--seed", type=int, required=True, help="seed of every random draw")
+
+
+def schedule_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """--steps, --batch-size and --lr, shared by the world's training CLIs."""
+    func = click.option("--lr", type=click.FloatRange(min=0, min_open=True), required=True)(func)
+    func = click.option("--batch-size", type=click.IntRange(min=2), required=True)(func)
+    return click.option("--steps", type=click.IntRange(min=1), required=True)(func)

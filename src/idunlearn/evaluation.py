@@ -1,0 +1,194 @@
+"""Evaluation of one unlearned generator: ID, ID_others, FID_pre and dFID_real.
+
+Only the evaluation identity network is used here, never the loss one. The
+G_s-side and real-side Frechet statistics are the same for every identity and
+method, so `fid_reference` computes them once and every evaluation reuses them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import torch
+
+from idunlearn.generators.base import GeneratorAdapter
+from idunlearn.metrics import feature_statistics, frechet_distance, identity_similarity
+
+Images = Callable[[torch.Tensor], torch.Tensor]
+YAW_FID_RANGE = float(np.pi / 12)  # FID cameras: yaw ~ U(-pi/12, pi/12), as in the paper
+
+
+def fid_latents(generator: GeneratorAdapter, n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The fixed z and cameras on which G_s and every G_u are compared."""
+    rng = torch.Generator().manual_seed(seed)
+    z = torch.randn(n, generator.z_dim, generator=rng)
+    cameras = generator.sample_train_cameras(n, rng)
+    return z, cameras
+
+
+@torch.no_grad()
+def generated_features(
+    generator: GeneratorAdapter, z: torch.Tensor, cameras: torch.Tensor, features: Images, batch: int
+) -> np.ndarray:
+    out = []
+    for start in range(0, len(z), batch):
+        zb, cb = z[start : start + batch], cameras[start : start + batch]
+        ws = generator.mapping(zb, generator.frontal_camera(len(zb)))
+        out.append(features(generator.synthesis(ws, cb)["image"]).cpu().numpy())
+    return np.concatenate(out)
+
+
+@torch.no_grad()
+def image_features(images: torch.Tensor, features: Images, batch: int) -> np.ndarray:
+    return np.concatenate(
+        [features(images[s : s + batch]).cpu().numpy() for s in range(0, len(images), batch)]
+    )
+
+
+def fid_reference(
+    g_s: GeneratorAdapter,
+    real_images: torch.Tensor,
+    features: Images,
+    n: int,
+    seed: int,
+    batch: int,
+) -> dict[str, np.ndarray]:
+    """Statistics of G_s samples and of real images, and FID(real, G_s)."""
+    z, cameras = fid_latents(g_s, n, seed)
+    gen_mu, gen_sigma = feature_statistics(generated_features(g_s, z, cameras, features, batch))
+    real_mu, real_sigma = feature_statistics(image_features(real_images, features, batch))
+    fid_real = frechet_distance((real_mu, real_sigma), (gen_mu, gen_sigma))
+    return {
+        "gen_mu": gen_mu,
+        "gen_sigma": gen_sigma,
+        "real_mu": real_mu,
+        "real_sigma": real_sigma,
+        "fid_real_gs": np.array(fid_real),
+        "n": np.array(n),
+        "seed": np.array(seed),
+    }
+
+
+def evaluate(
+    g_s: GeneratorAdapter,
+    g_u: GeneratorAdapter,
+    w_u: torch.Tensor,  # [num_ws, w_dim]
+    w_others: torch.Tensor,  # [K, num_ws, w_dim], K may be 0
+    source_image: torch.Tensor,  # [3, H, W]
+    source_camera: torch.Tensor,  # [camera_dim]
+    embed: Images,
+    features: Images,
+    reference: dict[str, np.ndarray],
+    batch: int,
+) -> dict[str, float]:
+    """All metrics of one (identity, method) run; NaN where a metric does not apply."""
+    result = {"id": float(identity_similarity(g_s, g_u, w_u[None], embed)[0])}
+    result["id_others"] = (
+        float(identity_similarity(g_s, g_u, w_others, embed).mean()) if len(w_others) else float("nan")
+    )
+    with torch.no_grad():
+        source_emb = embed(source_image[None])
+        cam = source_camera[None]
+        before = embed(g_s.synthesis(w_u[None], cam)["image"])
+        after = embed(g_u.synthesis(w_u[None], cam)["image"])
+    result["id_source_before"] = float(torch.cosine_similarity(source_emb, before)[0])
+    result["id_source_after"] = float(torch.cosine_similarity(source_emb, after)[0])
+    z, cameras = fid_latents(g_s, int(reference["n"]), int(reference["seed"]))
+    u_stats = feature_statistics(generated_features(g_u, z, cameras, features, batch))
+    result["fid_pre"] = frechet_distance((reference["gen_mu"], reference["gen_sigma"]), u_stats)
+    fid_real_gu = frechet_distance((reference["real_mu"], reference["real_sigma"]), u_stats)
+    result["fid_real"] = fid_real_gu
+    result["dfid_real"] = fid_real_gu - float(reference["fid_real_gs"])
+    return result
+
+
+def run_fid_reference(
+    generator_path: str, features_path: str, dataset_path: str, n: int, seed: int, batch: int, out: str
+) -> None:
+    from idunlearn.backend import load_features, load_generator
+    from idunlearn.io import write_npz
+    from idunlearn.world.build import training_split
+
+    real = training_split(dataset_path)["images"]
+    stats = fid_reference(load_generator(generator_path), real, load_features(features_path), n, seed, batch)
+    write_npz(out, **stats)
+
+
+def run_evaluate(
+    generator_path: str,
+    unlearned_path: str,
+    inversion_path: str,
+    target_path: str,
+    target_key: str,
+    eval_identity_path: str,
+    features_path: str,
+    reference_path: str,
+    batch: int,
+    out_json: str,
+    out_png: str,
+    labels: dict[str, str],
+) -> None:
+    """Metrics of one run as JSON, and a [source, target, before, after] strip as PNG."""
+    from idunlearn.backend import load_embedder, load_features, load_generator
+    from idunlearn.checkpoints import load_checkpoint
+    from idunlearn.inversion import INVERSION_KIND
+    from idunlearn.io import read_npz, write_json
+    from idunlearn.targets import TARGET_KIND
+    from idunlearn.unlearning import load_unlearned
+    from idunlearn.visual import save_strip
+
+    g_s = load_generator(generator_path)
+    g_u = load_unlearned(generator_path, unlearned_path)
+    inv = load_checkpoint(inversion_path, INVERSION_KIND)["state_dict"]
+    w_t = load_checkpoint(target_path, TARGET_KIND)["state_dict"][target_key]
+    metrics = evaluate(
+        g_s,
+        g_u,
+        inv["w_u"],
+        inv["w_others"],
+        inv["source_image"],
+        inv["source_camera"],
+        load_embedder(eval_identity_path),
+        load_features(features_path),
+        read_npz(reference_path),
+        batch,
+    )
+    write_json(out_json, {**labels, **metrics})
+    frontal = g_s.frontal_camera(1)
+    with torch.no_grad():
+        images = [
+            inv["source_image"],
+            g_s.synthesis(w_t[None], frontal)["image"][0],
+            g_s.synthesis(inv["w_u"][None], frontal)["image"][0],
+            g_u.synthesis(inv["w_u"][None], frontal)["image"][0],
+        ]
+    save_strip(out_png, images)
+
+
+METRIC_COLUMNS = [
+    "id",
+    "id_others",
+    "id_source_before",
+    "id_source_after",
+    "fid_pre",
+    "fid_real",
+    "dfid_real",
+]
+
+
+def aggregate(records: list[str], aliases: dict[str, str], out: str) -> None:
+    """One tidy CSV of all records; `aliases` maps extra method names to the run they share."""
+    import pandas as pd
+
+    from idunlearn.io import atomic_path, read_json
+
+    table = pd.DataFrame([read_json(path) for path in records])
+    extra = [
+        table[table["method"] == run].assign(method=name) for name, run in aliases.items()
+    ]
+    table = pd.concat([table, *extra], ignore_index=True)
+    table = table[["scenario", "identity", "method", *METRIC_COLUMNS]]
+    table = table.sort_values(["scenario", "method", "identity"], kind="stable")
+    with atomic_path(out) as tmp:
+        table.to_csv(tmp, index=False, float_format="%.6g")

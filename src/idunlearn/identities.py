@@ -1,0 +1,69 @@
+"""Which identities each scenario unlearns, chosen once, seeded, and written to a table.
+
+Identity names (`random00`, `ind03`, `ood01`) depend only on the counts, so the
+workflow's DAG is known before the table exists; the table says what each
+name points at.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from idunlearn.io import ArtefactError
+from idunlearn.seeding import derive_seed
+
+SCENARIOS = ("random", "ind", "ood")
+COLUMNS = ["scenario", "identity", "label", "source_index", "other_indices", "z_seed"]
+
+
+def identity_names(scenario: str, count: int) -> list[str]:
+    return [f"{scenario}{k:02d}" for k in range(count)]
+
+
+def _pick(labels: np.ndarray, count: int, rng: np.random.Generator, what: str) -> np.ndarray:
+    unique = np.unique(labels)
+    if count > len(unique):
+        raise ValueError(f"{count} {what} identities asked for, the dataset has {len(unique)}")
+    return np.sort(rng.choice(unique, size=count, replace=False))
+
+
+def select_identities(
+    identity: np.ndarray,  # dataset label per image
+    heldout: np.ndarray,  # dataset held-out flag per image
+    image_index: np.ndarray,  # index of each image within its identity (0 = source photo)
+    counts: dict[str, int],
+    seed: int,
+) -> pd.DataFrame:
+    """Random: a z seed per identity. InD / OOD: a training / held-out identity whose
+    image 0 is the source and whose other images give ID_others."""
+    rows = []
+    for k, name in enumerate(identity_names("random", counts.get("random", 0))):
+        rows.append([ "random", name, -1, -1, "", derive_seed(seed, "random", k)])
+    for scenario, pool in (("ind", ~heldout), ("ood", heldout)):
+        rng = np.random.default_rng(derive_seed(seed, "select", scenario))
+        chosen = _pick(identity[pool], counts.get(scenario, 0), rng, scenario)
+        for name, label in zip(identity_names(scenario, len(chosen)), chosen, strict=True):
+            images = np.flatnonzero(identity == label)
+            source = images[image_index[images] == 0][0]
+            others = " ".join(str(i) for i in images if i != source)
+            rows.append([scenario, name, int(label), int(source), others, -1])
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def read_identities(path: str) -> pd.DataFrame:
+    try:
+        table = pd.read_csv(path, sep="\t", dtype={"other_indices": str}, keep_default_na=False)
+    except FileNotFoundError as err:
+        raise ArtefactError(f"missing identity table: {path}") from err
+    missing = set(COLUMNS) - set(table.columns)
+    if missing:
+        raise ArtefactError(f"identity table {path} lacks columns {sorted(missing)}")
+    return table
+
+
+def lookup(table: pd.DataFrame, scenario: str, name: str) -> pd.Series:
+    rows = table[(table["scenario"] == scenario) & (table["identity"] == name)]
+    if rows.empty:
+        raise KeyError(f"identity {name!r} of scenario {scenario!r} is not in the identity table")
+    return rows.iloc[0]

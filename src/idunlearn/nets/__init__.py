@@ -1,0 +1,1 @@
+"""The synthetic world's small networks: identity, inversion encoder and feature network."""

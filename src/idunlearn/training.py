@@ -1,0 +1,206 @@
+"""Training of the synthetic world's networks, one function per network.
+
+Every loop draws batches and augmentations from one seeded torch.Generator, so
+the same config gives the same weights on a CPU.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from idunlearn.generators.synthetic import SyntheticGenerator
+from idunlearn.nets.cnn import ArcMarginHead, FeatureNet, IdentityNet, InversionEncoder
+
+
+@dataclass(frozen=True)
+class Schedule:
+    steps: int
+    batch_size: int
+    lr: float
+
+
+def batches(n: int, schedule: Schedule, generator: torch.Generator) -> Iterator[torch.Tensor]:
+    """Indices of `schedule.steps` batches, epoch by epoch without replacement."""
+    order = torch.randperm(n, generator=generator)
+    pos = 0
+    for _ in range(schedule.steps):
+        if pos + schedule.batch_size > n:
+            order, pos = torch.randperm(n, generator=generator), 0
+        yield order[pos : pos + schedule.batch_size]
+        pos += schedule.batch_size
+
+
+def cosine_lr(
+    optimizer: torch.optim.Optimizer, schedule: Schedule
+) -> torch.optim.lr_scheduler.LRScheduler:
+    return torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=schedule.lr, total_steps=schedule.steps, pct_start=0.05
+    )
+
+
+def progress(schedule: Schedule, name: str) -> tqdm:
+    return tqdm(range(schedule.steps), desc=name, mininterval=5.0, ascii=True)
+
+
+def augment(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Shifts, blur, contrast and noise: makes identity networks robust to the
+    softer images a generator produces, without changing who is shown."""
+    b = images.shape[0]
+    shift = torch.randint(-3, 4, (2,), generator=generator).tolist()
+    out = torch.roll(images, shifts=shift, dims=(2, 3))
+    sigma = torch.rand(b, 1, 1, 1, generator=generator)
+    blurred = F.avg_pool2d(F.pad(out, (1, 1, 1, 1), mode="replicate"), 3, stride=1)
+    out = out + sigma * (blurred - out)
+    gain = 1 + 0.2 * (torch.rand(b, 1, 1, 1, generator=generator) - 0.5)
+    out = out * gain + 0.03 * torch.randn(out.shape, generator=generator)
+    return out.clamp(-1, 1)
+
+
+def image_gradient_l1(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """L1 between horizontal and vertical differences: keeps edges sharp under regression."""
+    dx = (a[..., :, 1:] - a[..., :, :-1]) - (b[..., :, 1:] - b[..., :, :-1])
+    dy = (a[..., 1:, :] - a[..., :-1, :]) - (b[..., 1:, :] - b[..., :-1, :])
+    return dx.abs().mean() + dy.abs().mean()
+
+
+def train_generator(
+    images: torch.Tensor,  # [N, 3, 64, 64] in [-1, 1], training identities only
+    codes: torch.Tensor,  # [N, z_dim] the renderer codes of each image (identity + nuisance)
+    yaw: torch.Tensor,  # [N, 1] the camera of each image
+    schedule: Schedule,
+    seed: int,
+    w_norm: float,  # target median ||w - w_avg||_F after training (see rescale_w)
+    w_avg_beta: float = 0.995,
+) -> SyntheticGenerator:
+    """Fit G(z, camera) to the dataset as a neural renderer with known codes.
+
+    The codes are standard normal draws, so z ~ N(0, I) afterwards samples new
+    faces from the same distribution; regression converges reliably on a CPU,
+    which adversarial training at this budget does not.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = SyntheticGenerator(z_dim=codes.shape[1])
+    optimizer = torch.optim.Adam(model.parameters(), lr=schedule.lr, betas=(0.9, 0.99))
+    scheduler = cosine_lr(optimizer, schedule)
+    bar = progress(schedule, "train_generator")
+    for _, idx in zip(bar, batches(len(images), schedule, generator), strict=True):
+        ws = model.mapping(codes[idx])
+        fake = model.synthesis(ws, yaw[idx])["image"]
+        loss = F.l1_loss(fake, images[idx]) + image_gradient_l1(fake, images[idx])
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        scheduler.step()
+        with torch.no_grad():
+            model.w_avg_buffer.lerp_(ws[:, 0].mean(0), 1 - w_avg_beta)
+        bar.set_postfix(loss=f"{loss.item():.4f}", refresh=False)
+    model.eval()
+    model.rescale_w(w_norm, torch.randn(4096, codes.shape[1], generator=generator))
+    return model
+
+
+def train_identity(
+    images: torch.Tensor,  # [N, 3, 64, 64]
+    labels: torch.Tensor,  # [N] identity labels 0..C-1
+    arch: str,
+    schedule: Schedule,
+    seed: int,
+    width: int = 32,
+    embed_dim: int = 128,
+) -> IdentityNet:
+    """Identity embeddings with the additive angular margin (ArcFace) loss."""
+    generator = torch.Generator().manual_seed(seed)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = IdentityNet(arch=arch, width=width, embed_dim=embed_dim)
+        head = ArcMarginHead(embed_dim, int(labels.max()) + 1)
+    params = list(model.parameters()) + list(head.parameters())
+    optimizer = torch.optim.Adam(params, lr=schedule.lr, weight_decay=5e-4)
+    scheduler = cosine_lr(optimizer, schedule)
+    model.train()
+    bar = progress(schedule, f"train_identity[{arch}]")
+    for _, idx in zip(bar, batches(len(images), schedule, generator), strict=True):
+        logits = head(model(augment(images[idx], generator)), labels[idx])
+        loss = F.cross_entropy(logits, labels[idx])
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        scheduler.step()
+        bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
+    return model.eval()
+
+
+def train_encoder(
+    images: torch.Tensor,  # dataset images of training identities
+    codes: torch.Tensor,  # their renderer codes
+    yaw: torch.Tensor,  # their cameras
+    generator_net: SyntheticGenerator,
+    schedule: Schedule,
+    seed: int,
+) -> InversionEncoder:
+    """Image -> W+ by regression on known latents.
+
+    Half of each batch are dataset images (latent = mapping of their codes), half
+    are fresh samples of the frozen generator, so the encoder also covers faces
+    outside the 500 training identities.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = InversionEncoder(generator_net.num_ws, generator_net.w_dim)
+    w_avg = generator_net.w_avg.detach()
+    w_scale = float((generator_net.mapping(codes[:1024]) - w_avg).pow(2).mean())
+    optimizer = torch.optim.Adam(model.parameters(), lr=schedule.lr)
+    scheduler = cosine_lr(optimizer, schedule)
+    half = schedule.batch_size // 2
+    bar = progress(schedule, "train_encoder")
+    for _, idx in zip(bar, batches(len(images), schedule, generator), strict=True):
+        with torch.no_grad():
+            z = torch.randn(half, codes.shape[1], generator=generator)
+            cam = generator_net.sample_train_cameras(half, generator) * 1.5
+            fake = generator_net.generate(z, cam)
+            x = torch.cat([images[idx[:half]], fake])
+            target = generator_net.mapping(torch.cat([codes[idx[:half]], z]))
+        loss = F.mse_loss(model(augment(x, generator), w_avg), target) / w_scale
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        scheduler.step()
+        bar.set_postfix(loss=f"{loss.item():.4f}", refresh=False)
+    return model.eval()
+
+
+def train_features(
+    images: torch.Tensor,
+    targets: torch.Tensor,  # [N, K] what the features must explain: codes and yaw
+    schedule: Schedule,
+    seed: int,
+) -> FeatureNet:
+    """A feature space for Frechet distances that sees every factor of a face."""
+    generator = torch.Generator().manual_seed(seed)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = FeatureNet(targets.shape[1])
+    optimizer = torch.optim.Adam(model.parameters(), lr=schedule.lr)
+    scheduler = cosine_lr(optimizer, schedule)
+    bar = progress(schedule, "train_features")
+    for _, idx in zip(bar, batches(len(images), schedule, generator), strict=True):
+        loss = F.mse_loss(model(augment(images[idx], generator)), targets[idx])
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        scheduler.step()
+        bar.set_postfix(loss=f"{loss.item():.4f}", refresh=False)
+    return model.eval()
+
+
+def to_tensor(array: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(array))

@@ -1,0 +1,81 @@
+import json
+import re
+from pathlib import Path
+
+from snakemake.utils import validate
+
+from idunlearn.identities import SCENARIOS, identity_names
+from idunlearn.methods import all_methods, canonical_names
+from idunlearn.seeding import derive_seed
+
+
+validate(config, "../schemas/config.schema.yaml")
+
+SCRIPTS = Path(workflow.basedir) / "scripts"
+WORLD = "results/world"
+METHODS = all_methods(config)
+CANONICAL = canonical_names(config)
+TABLE_METHODS = list(config["methods"])
+ABLATION_METHODS = [name for name in METHODS if name not in config["methods"]]
+LPIPS_FLAGS = "--lpips-net {} {}".format(
+    config["lpips"]["net"],
+    "--lpips-random" if config["lpips"]["random_backbone"] else "--lpips-pretrained",
+)
+METHODS_JSON = json.dumps(
+    {key: config.get(key, {}) for key in ("methods", "loss", "ablations")}, sort_keys=True
+)
+
+
+wildcard_constraints:
+    scenario="|".join(SCENARIOS),
+    identity=r"[a-z]+\d+",
+    method="|".join(re.escape(name) for name in sorted(METHODS, key=len, reverse=True)),
+    role="loss|eval",
+
+
+def seed_for(*parts):
+    """A job's seed: derived from the root seed and the job's name."""
+    return derive_seed(config["seed"], *parts)
+
+
+def identities_of(scenario):
+    return identity_names(scenario, config["identities"][scenario])
+
+
+def requested_runs():
+    """(scenario, identity, method name) of every table cell and ablation row."""
+    runs = [
+        (scenario, identity, method)
+        for scenario in SCENARIOS
+        for identity in identities_of(scenario)
+        for method in TABLE_METHODS
+    ]
+    scenario = config.get("ablation_scenario", "ood")
+    runs += [
+        (scenario, identity, method)
+        for identity in identities_of(scenario)
+        for method in ABLATION_METHODS
+    ]
+    return runs
+
+
+def evaluation_records():
+    """One evaluation per distinct job: aliases (e.g. alpha0 = baseline) run once."""
+    jobs = sorted({(s, i, CANONICAL[m]) for s, i, m in requested_runs()})
+    return [f"results/evaluate/{s}/{i}/{m}.json" for s, i, m in jobs]
+
+
+def method_aliases():
+    requested = {m for _, _, m in requested_runs()}
+    return [f"{name}={CANONICAL[name]}" for name in sorted(requested) if CANONICAL[name] != name]
+
+
+def target_keys():
+    return sorted({METHODS[name].target_key for name in CANONICAL.values()})
+
+
+def get_final_output():
+    return [
+        f"{WORLD}/quality.json",
+        "results/metrics/all.csv",
+    ]

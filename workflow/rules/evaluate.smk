@@ -1,0 +1,33 @@
+rule evaluate:
+    input:
+        generator=rules.train_generator.output,
+        unlearned=rules.unlearn.output,
+        inversion=rules.invert.output,
+        targets=rules.target.output,
+        eval_identity=f"{WORLD}/identity_eval.pt",
+        features=rules.train_features.output,
+        reference=rules.fid_reference.output,
+    output:
+        json="results/evaluate/{scenario}/{identity}/{method}.json",
+        png="results/evaluate/{scenario}/{identity}/{method}.png",
+    log:
+        "logs/evaluate/{scenario}/{identity}/{method}.log",
+    benchmark:
+        "benchmarks/evaluate/{scenario}/{identity}/{method}.tsv"
+    threads: config["threads"]
+    resources:
+        gpu=config["resources"]["gpu"],
+    params:
+        key=lambda wc: METHODS[wc.method].target_key,
+        batch=config["evaluation"]["batch_size"],
+    conda:
+        "../../envs/torch.yaml"
+    shell:
+        "python {SCRIPTS}/evaluate.py --generator {input.generator}"
+        " --unlearned {input.unlearned} --inversion {input.inversion}"
+        " --targets {input.targets} --target-key {params.key}"
+        " --eval-identity {input.eval_identity} --features {input.features}"
+        " --reference {input.reference} --batch-size {params.batch}"
+        " --scenario {wildcards.scenario} --identity {wildcards.identity}"
+        " --method {wildcards.method} --out-json {output.json} --out-png {output.png}"
+        " --threads {threads} > {log} 2>&1"

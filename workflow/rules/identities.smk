@@ -1,0 +1,18 @@
+rule select_identities:
+    input:
+        rules.dataset.output,
+    output:
+        "results/identities.tsv",
+    log:
+        "logs/select_identities.log",
+    benchmark:
+        "benchmarks/select_identities.tsv"
+    params:
+        n=config["identities"],
+        seed=seed_for("select_identities"),
+    conda:
+        "../../envs/torch.yaml"
+    shell:
+        "python {SCRIPTS}/select_identities.py --dataset {input} --random {params.n[random]}"
+        " --ind {params.n[ind]} --ood {params.n[ood]} --out {output} --seed {params.seed}"
+        " > {log} 2>&1"

@@ -1,0 +1,24 @@
+rule invert:
+    input:
+        identities=rules.select_identities.output,
+        dataset=rules.dataset.output,
+        generator=rules.train_generator.output,
+        encoder=rules.train_encoder.output,
+    output:
+        "results/invert/{scenario}/{identity}.pt",
+    log:
+        "logs/invert/{scenario}/{identity}.log",
+    benchmark:
+        "benchmarks/invert/{scenario}/{identity}.tsv"
+    threads: config["threads"]
+    params:
+        inv=config["inversion"],
+    conda:
+        "../../envs/torch.yaml"
+    shell:
+        "python {SCRIPTS}/invert.py --identities {input.identities} --dataset {input.dataset}"
+        " --generator {input.generator} --encoder {input.encoder}"
+        " --scenario {wildcards.scenario} --identity {wildcards.identity}"
+        " --method {params.inv[method]} --steps {params.inv[steps]} --lr {params.inv[lr]}"
+        " --lpips-weight {params.inv[lpips_weight]} {LPIPS_FLAGS} --out {output}"
+        " --threads {threads} > {log} 2>&1"

@@ -1,0 +1,327 @@
+"""Tables and figures from small synthetic metrics and strips made here."""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from idunlearn import report
+from idunlearn.io import ArtefactError
+
+ROOT = Path(__file__).resolve().parents[1]
+PAPER = ROOT / "config" / "paper_numbers.yaml"
+METHODS = ["baseline", "extrapolated", "adjacency", "guide"]
+ABLATIONS = ["alpha0", "alpha10", "alpha15", "local", "local_global", "d-15", "d0", "d30"]
+IDENTITIES = ["01", "02", "03"]
+
+
+def make_metrics(methods: list[str] = METHODS, ablations: list[str] = ABLATIONS) -> pd.DataFrame:
+    """Three identities per scenario; the value of a cell encodes its position, so means are
+    known: for identity k (1-3) and method index j, id = 0.1 k + 0.01 j, fid_pre = 10 k + j."""
+    rows = []
+    for scenario in ("random", "ind", "ood"):
+        names = methods + (ablations if scenario == "ood" else [])
+        for k, identity in enumerate(IDENTITIES, start=1):
+            for j, method in enumerate(names):
+                rows.append(
+                    {
+                        "scenario": scenario,
+                        "identity": f"{scenario}{identity}",
+                        "method": method,
+                        "id": 0.1 * k + 0.01 * j,
+                        "id_others": math.nan if scenario == "random" else 0.2 * k,
+                        "id_source_before": 0.9,
+                        "id_source_after": 0.1 * k,
+                        "fid_pre": 10.0 * k + j,
+                        "fid_real": 20.0 + k,
+                        "dfid_real": 1.0 * k**2,
+                    }
+                )
+    return pd.DataFrame(rows)
+
+
+def write_csv(frame: pd.DataFrame, path: Path) -> Path:
+    frame.to_csv(path, index=False)
+    return path
+
+
+def strip(colours: list[tuple[int, int, int]], side: int = 64, scale: int = 2) -> np.ndarray:
+    """A strip as evaluation writes it: 4 tiles, 2-px white gaps, then scaled by `scale`."""
+    canvas = np.full((side + 4, 4 * (side + 2) + 2, 3), 255, np.uint8)
+    for j, colour in enumerate(colours):
+        canvas[2 : 2 + side, 2 + j * (side + 2) : 2 + j * (side + 2) + side] = colour
+        canvas[2 + side // 4, 2 + j * (side + 2) : 2 + j * (side + 2) + side] = 0  # a dark line
+    return canvas.repeat(scale, axis=0).repeat(scale, axis=1)
+
+
+def write_strips(metrics: pd.DataFrame, root: Path) -> Path:
+    """One strip per run, coloured by tile and method, so the figures show something."""
+    methods = list(dict.fromkeys(metrics["method"]))
+    for run in metrics.itertuples():
+        j = methods.index(run.method)
+        shade = 40 + 15 * j
+        colours = [(200, 160, 120), (shade, 90, 200), (180, 180, 180), (shade, 200, 90)]
+        path = report.strip_path(root, run.scenario, run.identity, run.method)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(strip(colours)).save(path)
+    return root
+
+
+def load_cli(name: str):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.main
+
+
+# --- aggregation --------------------------------------------------------------------------
+
+
+def test_summarise_matches_hand_computed_mean_and_std():
+    summary = report.summarise(make_metrics()).set_index(["scenario", "method", "metric"])
+    cell = summary.loc[("random", "baseline", "id")]
+    # ids 0.1, 0.2, 0.3: mean 0.2, sample std sqrt((0.01 + 0 + 0.01) / 2) = 0.1
+    assert cell["n"] == 3
+    assert cell["mean"] == pytest.approx(0.2)
+    assert cell["std"] == pytest.approx(0.1)
+    # dfid_real 1, 4, 9: mean 14/3, std sqrt(((11/3)^2 + (2/3)^2 + (13/3)^2) / 2) = sqrt(147) / 3
+    cell = summary.loc[("ood", "guide", "dfid_real")]
+    assert cell["mean"] == pytest.approx(14 / 3)
+    assert cell["std"] == pytest.approx(math.sqrt(147) / 3)
+    # fid_pre of guide (j = 3): 13, 23, 33
+    assert summary.loc[("ind", "guide", "fid_pre"), "mean"] == pytest.approx(23.0)
+    # no ID_others in the random scenario: no identities counted, no mean
+    others = summary.loc[("random", "baseline", "id_others")]
+    assert others["n"] == 0
+    assert math.isnan(others["mean"])
+
+
+def test_ablation_names_sort_by_value_and_read_as_parameters():
+    names = ["d45", "baseline", "d-15", "d0", "d15", "alpha10", "alpha0", "alpha2.5", "dfid"]
+    assert report.ablation_methods(names, "d") == ["d-15", "d0", "d15", "d45"]
+    assert report.ablation_methods(names, "alpha") == ["alpha0", "alpha2.5", "alpha10"]
+    assert report.method_label("alpha15") == "alpha_max = 15"
+    assert report.method_label("d-15") == "d = -15"
+    assert report.method_label("guide") == "+ L_global (GUIDE)"
+    assert report.method_label("cascaded") == "cascaded"
+
+
+def test_paper_numbers_file_holds_tables_1_to_4():
+    paper = report.read_paper_numbers(PAPER)
+    assert paper.groupby("table").size().to_dict() == {
+        "table1": 36,
+        "table2": 16,
+        "table3": 10,
+        "table4": 4,
+    }
+    row = paper.set_index(["table", "scenario", "method", "metric"]).loc[
+        ("table1", "random", "baseline", "id")
+    ]
+    assert (row["paper_mean"], row["paper_std"]) == (0.19, 0.09)
+
+
+def test_paper_numbers_sit_beside_ours():
+    summary = report.summarise(make_metrics(METHODS + ["cascaded"]))
+    paper = report.read_paper_numbers(PAPER)
+    spec = report.TABLES[0]
+    table = report.build_table(summary, paper, spec, ["random", "ood"], METHODS + ["cascaded"])
+    cells = table.set_index(["scenario", "method", "metric"])
+    assert len(table) == 2 * 5 * 3
+    baseline = cells.loc[("random", "baseline", "id")]
+    assert baseline["mean"] == pytest.approx(0.2)
+    assert (baseline["paper_mean"], baseline["paper_std"]) == (0.19, 0.09)
+    assert cells.loc[("ood", "guide", "fid_pre"), "paper_mean"] == 7.88
+    # no paper number for a method the paper did not run
+    assert math.isnan(cells.loc[("ood", "cascaded", "id"), "paper_mean"])
+    frame = report.format_table(table, spec)
+    row = frame.set_index("Method").loc["Baseline"]
+    assert row["Random ID"] == "0.20 ± 0.10"
+    assert row["Random ID (paper)"] == "0.19 ± 0.09"
+    assert frame.set_index("Method").loc["cascaded", "OOD ID (paper)"] == ""
+
+
+def test_ablation_paper_numbers_match_by_method_whatever_the_scenario():
+    metrics = make_metrics().replace({"scenario": {"ood": "ind", "ind": "ood"}})
+    summary = report.summarise(metrics)
+    spec = report.TABLES[2]
+    table = report.build_table(
+        summary, report.read_paper_numbers(PAPER), spec, ["ind"], ["alpha0", "alpha15"]
+    )
+    cells = table.set_index(["method", "metric"])
+    assert cells.loc[("alpha15", "id"), "paper_mean"] == 0.0878
+    assert cells.loc[("alpha15", "id_others"), "paper_std"] == 0.0692
+
+
+def test_cells_format_like_the_paper():
+    assert report.mean_std(0.2, 0.1, 2) == "0.20 ± 0.10"
+    assert report.mean_std(0.1205, math.nan, 4) == "0.1205"
+    assert report.mean_std(math.nan, math.nan, 2) == ""
+
+
+# --- tables -------------------------------------------------------------------------------
+
+
+def test_write_tables_writes_csv_markdown_and_latex(tmp_path):
+    metrics = write_csv(make_metrics(), tmp_path / "all.csv")
+    log = report.write_tables(metrics, PAPER, METHODS, "ood", "mean", tmp_path / "tables")
+    assert len(log) == 4 and all(line.startswith("wrote") for line in log)
+    for name in ("table1", "table2", "table3", "table4"):
+        for ext in ("csv", "md", "tex"):
+            assert (tmp_path / "tables" / f"{name}.{ext}").stat().st_size > 0
+
+    tidy = pd.read_csv(tmp_path / "tables" / "table1.csv")
+    assert {"scenario", "method", "metric", "n", "mean", "std", "paper_mean", "paper_std"} <= set(
+        tidy.columns
+    )
+    assert pd.api.types.is_float_dtype(tidy["mean"])
+    assert len(tidy) == 3 * 4 * 3
+
+    markdown = (tmp_path / "tables" / "table1.md").read_text().splitlines()
+    assert "n = 3 identities per cell" in markdown[0]
+    assert "ID (identity similarity before vs after) lower is better" in markdown[0]
+    assert "averaged over their draws" in markdown[0]
+    assert "scenarios Random, InD, OOD" in markdown[0]
+    header = [cell.strip() for cell in markdown[2].strip("|").split("|")]
+    assert header[:3] == ["Method", "Random ID", "Random ID (paper)"]
+    assert markdown[4].startswith("| Baseline | 0.20 ± 0.10 | 0.19 ± 0.09 |")
+
+    table3 = (tmp_path / "tables" / "table3.md").read_text()
+    # alpha15 is the 7th ood method (j = 6): ids 0.16, 0.26, 0.36
+    assert "| alpha_max = 15 | 0.2600 ± 0.1000 | 0.0878 ± 0.0375 |" in table3
+    assert "scenario OOD" in table3
+
+    tex = (tmp_path / "tables" / "table4.tex").read_text()
+    assert r"\caption{Table 4: L\_global ablation" in tex
+    assert r"L\_local + L\_global & " in tex
+    assert r"4.63 $\pm$ 0.43" in tex
+
+
+def test_sum_reduction_is_stated(tmp_path):
+    metrics = write_csv(make_metrics(), tmp_path / "all.csv")
+    report.write_tables(metrics, PAPER, METHODS, "ood", "sum", tmp_path)
+    assert "summed over their draws (reference code)" in (tmp_path / "table2.md").read_text()
+
+
+def test_tables_without_runs_are_skipped(tmp_path):
+    metrics = write_csv(make_metrics(ablations=[]), tmp_path / "all.csv")
+    log = report.write_tables(metrics, PAPER, METHODS, "ood", "mean", tmp_path)
+    assert log[0].startswith("wrote")
+    assert log[2:] == [
+        "skipped table3: no runs for it in scenario ood",
+        "skipped table4: no runs for it in scenario ood",
+    ]
+    assert not (tmp_path / "table3.csv").exists()
+
+
+def test_missing_table1_method_is_an_error_naming_it(tmp_path):
+    metrics = write_csv(make_metrics(), tmp_path / "all.csv")
+    with pytest.raises(ArtefactError, match=r"lacks method\(s\): cascaded \(random\)"):
+        report.write_tables(metrics, PAPER, METHODS + ["cascaded"], "ood", "mean", tmp_path)
+
+
+# --- figures ------------------------------------------------------------------------------
+
+
+def test_strips_split_into_their_tiles():
+    colours = [(10, 20, 30), (40, 50, 60), (70, 80, 90), (100, 110, 120)]
+    tiles = report.split_strip(strip(colours))
+    assert list(tiles) == ["source", "target", "before", "after"]
+    for colour, tile in zip(colours, tiles.values(), strict=True):
+        assert tile.shape == (128, 128, 3)
+        assert tuple(tile[-1, -1]) == colour and tuple(tile[0, 0]) == colour
+    assert report.split_strip(strip(colours, side=16, scale=1))["after"].shape == (16, 16, 3)
+    with pytest.raises(ArtefactError, match="not a strip of 4 square tiles"):
+        report.split_strip(np.zeros((100, 500, 3), np.uint8))
+
+
+def test_figures_are_written_as_png(tmp_path):
+    frame = make_metrics()
+    metrics = write_csv(frame, tmp_path / "all.csv")
+    evaluate = write_strips(frame, tmp_path / "evaluate")
+    log = report.write_figures(metrics, evaluate, METHODS, "ood", tmp_path / "figures")
+    assert len(log) == 3
+    for name in ("qualitative", "d_ablation", "tradeoff"):
+        path = tmp_path / "figures" / f"{name}.png"
+        assert path.stat().st_size > 0
+        with Image.open(path) as image:
+            assert image.format == "PNG" and min(image.size) > 200
+    assert sorted(p.name for p in (tmp_path / "figures").iterdir()) == [
+        "d_ablation.png",
+        "qualitative.png",
+        "tradeoff.png",
+    ]  # and no temporary files left behind
+
+
+def test_figures_are_deterministic(tmp_path):
+    summary = report.summarise(make_metrics())
+    report.tradeoff_figure(summary, METHODS, tmp_path / "a.png")
+    report.tradeoff_figure(summary, METHODS, tmp_path / "b.png")
+    assert (tmp_path / "a.png").read_bytes() == (tmp_path / "b.png").read_bytes()
+
+
+def test_d_ablation_is_skipped_without_d_runs(tmp_path):
+    frame = make_metrics(ablations=["alpha0"])
+    metrics = write_csv(frame, tmp_path / "all.csv")
+    evaluate = write_strips(frame, tmp_path / "evaluate")
+    log = report.write_figures(metrics, evaluate, METHODS, "ood", tmp_path)
+    assert log[-1] == f"skipped {tmp_path / 'd_ablation.png'}: no d* runs in scenario ood"
+    assert not (tmp_path / "d_ablation.png").exists()
+
+
+def test_missing_strip_is_an_error_naming_it(tmp_path):
+    frame = make_metrics(ablations=[])
+    metrics = write_csv(frame, tmp_path / "all.csv")
+    evaluate = write_strips(frame, tmp_path / "evaluate")
+    (evaluate / "ind" / "ind02" / "guide.png").unlink()
+    with pytest.raises(ArtefactError, match="missing file: .*ind02/guide.png"):
+        report.write_figures(metrics, evaluate, METHODS, "ood", tmp_path)
+
+
+# --- command lines ------------------------------------------------------------------------
+
+
+def test_cli_tables_and_figures(tmp_path):
+    frame = make_metrics()
+    metrics = write_csv(frame, tmp_path / "all.csv")
+    evaluate = write_strips(frame, tmp_path / "evaluate")
+    runner = CliRunner()
+    result = runner.invoke(
+        load_cli("tables"),
+        ["--metrics", str(metrics), "--paper", str(PAPER), "--outdir", str(tmp_path / "t")],
+    )
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "t" / "table4.tex").is_file()
+    args = ["--metrics", str(metrics), "--evaluate-dir", str(evaluate), "--outdir"]
+    result = runner.invoke(
+        load_cli("figures"), [*args, str(tmp_path / "f"), "--max-identities", "2"]
+    )
+    assert result.exit_code == 0, result.output
+    assert len(list((tmp_path / "f").glob("*.png"))) == 3
+
+
+def test_cli_metrics_missing_a_column_is_a_one_line_error(tmp_path):
+    metrics = write_csv(make_metrics().drop(columns="fid_pre"), tmp_path / "all.csv")
+    result = CliRunner().invoke(
+        load_cli("tables"),
+        ["--metrics", str(metrics), "--paper", str(PAPER), "--outdir", str(tmp_path)],
+    )
+    assert result.exit_code == 1
+    assert result.output.strip() == f"Error: metrics file {metrics} lacks column(s): fid_pre"
+
+
+def test_cli_rejects_empty_method_names(tmp_path):
+    metrics = write_csv(make_metrics(), tmp_path / "all.csv")
+    result = CliRunner().invoke(
+        load_cli("tables"),
+        ["--metrics", str(metrics), "--paper", str(PAPER), "--outdir", str(tmp_path)]
+        + ["--methods", "baseline,,guide"],
+    )
+    assert result.exit_code == 1
+    assert "method names must be non-empty" in result.output

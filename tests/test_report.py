@@ -68,7 +68,7 @@ def write_strips(metrics: pd.DataFrame, root: Path) -> Path:
         j = methods.index(run.method)
         shade = 40 + 15 * j
         colours = [(200, 160, 120), (shade, 90, 200), (180, 180, 180), (shade, 200, 90)]
-        path = report.strip_path(root, run.scenario, run.identity, run.method)
+        path = report.strip_path(metrics, root, run.scenario, run.identity, run.method)
         path.parent.mkdir(parents=True, exist_ok=True)
         Image.fromarray(strip(colours)).save(path)
     return root
@@ -325,3 +325,12 @@ def test_cli_rejects_empty_method_names(tmp_path):
     )
     assert result.exit_code == 1
     assert "method names must be non-empty" in result.output
+
+
+def test_strip_path_follows_the_run_an_alias_shares(tmp_path):
+    metrics = pd.DataFrame(
+        {"scenario": ["ood", "ood"], "identity": ["ood00"] * 2, "method": ["baseline", "d0"],
+         "run": ["baseline", "baseline"]}
+    )
+    path = report.strip_path(metrics, tmp_path, "ood", "ood00", "d0")
+    assert path == tmp_path / "ood" / "ood00" / "baseline.png"

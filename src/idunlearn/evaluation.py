@@ -184,11 +184,12 @@ def aggregate(records: list[str], aliases: dict[str, str], out: str) -> None:
     from idunlearn.io import atomic_path, read_json
 
     table = pd.DataFrame([read_json(path) for path in records])
+    table["run"] = table["method"]
     extra = [
         table[table["method"] == run].assign(method=name) for name, run in aliases.items()
     ]
     table = pd.concat([table, *extra], ignore_index=True)
-    table = table[["scenario", "identity", "method", *METRIC_COLUMNS]]
+    table = table[["scenario", "identity", "method", "run", *METRIC_COLUMNS]]
     table = table.sort_values(["scenario", "method", "identity"], kind="stable")
     with atomic_path(out) as tmp:
         table.to_csv(tmp, index=False, float_format="%.6g")

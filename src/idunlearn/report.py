@@ -423,8 +423,19 @@ def read_strip(path: str | Path) -> dict[str, np.ndarray]:
     return split_strip(picture, path)
 
 
-def strip_path(evaluate_dir: str | Path, scenario: str, identity: str, method: str) -> Path:
-    return Path(evaluate_dir) / scenario / identity / f"{method}.png"
+def strip_path(
+    metrics: pd.DataFrame, evaluate_dir: str | Path, scenario: str, identity: str, method: str
+) -> Path:
+    """The strip of a run; an ablation alias (e.g. d0 = baseline) points at the run it shares."""
+    run = method
+    if "run" in metrics.columns:
+        rows = metrics[
+            (metrics["scenario"] == scenario)
+            & (metrics["identity"] == identity)
+            & (metrics["method"] == method)
+        ]
+        run = rows["run"].iloc[0] if len(rows) else method
+    return Path(evaluate_dir) / scenario / identity / f"{run}.png"
 
 
 def pick_identities(
@@ -477,7 +488,7 @@ def qualitative_figure(
         identities = pick_identities(metrics, scenario, methods, max_identities)
         rows = []
         for identity in identities:
-            strips = [read_strip(strip_path(evaluate_dir, scenario, identity, m)) for m in methods]
+            strips = [read_strip(strip_path(metrics, evaluate_dir, scenario, identity, m)) for m in methods]
             row = [strips[0]["source"], strips[0]["before"]]
             rows.append(row + [strip[tile] for strip in strips for tile in ("target", "after")])
         if rows:
@@ -508,7 +519,7 @@ def d_ablation_figure(
     titles = ["source / before", *(method_label(m) for m in methods)]
     rows, labels = [], []
     for identity in identities:
-        strips = [read_strip(strip_path(evaluate_dir, scenario, identity, m)) for m in methods]
+        strips = [read_strip(strip_path(metrics, evaluate_dir, scenario, identity, m)) for m in methods]
         rows.append([strips[0]["source"], *(strip["target"] for strip in strips)])
         rows.append([strips[0]["before"], *(strip["after"] for strip in strips)])
         labels += [f"{identity}\ntarget", f"{identity}\nafter"]

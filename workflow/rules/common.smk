@@ -74,8 +74,25 @@ def target_keys():
     return sorted({METHODS[name].target_key for name in CANONICAL.values()})
 
 
+def table_names():
+    """Tables 1-2 always (Table 2 with OOD identities), 3-4 when their ablations are on."""
+    ablations = config.get("ablations", {})
+    names = ["table1"]
+    names += ["table2"] if config["identities"]["ood"] > 0 else []
+    names += ["table3"] if ablations.get("alpha_max") else []
+    names += ["table4"] if ablations.get("global") else []
+    return names
+
+
+def figure_names():
+    names = ["qualitative", "tradeoff"]
+    return names + (["d_ablation"] if config.get("ablations", {}).get("d") else [])
+
+
 def get_final_output():
     return [
         f"{WORLD}/quality.json",
         "results/metrics/all.csv",
+        *(f"results/tables/{name}.md" for name in table_names()),
+        *(f"results/figures/{name}.png" for name in figure_names()),
     ]

@@ -1,5 +1,7 @@
 localrules:
     aggregate,
+    tables,
+    figures,
 
 
 rule aggregate:
@@ -17,3 +19,55 @@ rule aggregate:
         "../../envs/report.yaml"
     shell:
         "python {SCRIPTS}/aggregate.py --out {output} {params.aliases} {input} > {log} 2>&1"
+
+
+rule tables:
+    input:
+        metrics=rules.aggregate.output,
+        paper="config/paper_numbers.yaml",
+    output:
+        [
+            report(f"results/tables/{name}.{ext}", category="Tables", caption=f"../report/{name}.rst")
+            if ext == "md"
+            else f"results/tables/{name}.{ext}"
+            for name in table_names()
+            for ext in ("csv", "md", "tex")
+        ],
+    log:
+        "logs/tables.log",
+    benchmark:
+        "benchmarks/tables.tsv"
+    params:
+        methods=",".join(TABLE_METHODS),
+        scenario=config.get("ablation_scenario", "ood"),
+        reduction=config["loss"].get("reduction", "mean"),
+    conda:
+        "../../envs/report.yaml"
+    shell:
+        "python {SCRIPTS}/tables.py --metrics {input.metrics} --paper {input.paper}"
+        " --methods {params.methods} --ablation-scenario {params.scenario}"
+        " --reduction {params.reduction} --outdir results/tables > {log} 2>&1"
+
+
+rule figures:
+    input:
+        metrics=rules.aggregate.output,
+        strips=[path.replace(".json", ".png") for path in evaluation_records()],
+    output:
+        [
+            report(f"results/figures/{name}.png", category="Figures", caption=f"../report/{name}.rst")
+            for name in figure_names()
+        ],
+    log:
+        "logs/figures.log",
+    benchmark:
+        "benchmarks/figures.tsv"
+    params:
+        methods=",".join(TABLE_METHODS),
+        scenario=config.get("ablation_scenario", "ood"),
+    conda:
+        "../../envs/report.yaml"
+    shell:
+        "python {SCRIPTS}/figures.py --metrics {input.metrics} --evaluate-dir results/evaluate"
+        " --methods {params.methods} --ablation-scenario {params.scenario}"
+        " --outdir results/figures > {log} 2>&1"

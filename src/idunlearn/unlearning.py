@@ -53,7 +53,7 @@ def unlearn(
         optimizer.zero_grad(set_to_none=True)
         losses["total"].backward()
         optimizer.step()
-        history.append({k: float(v) for k, v in losses.items()})
+        history.append({k: float(v.detach()) for k, v in losses.items()})
         steps.set_postfix(loss=f"{history[-1]['total']:.4f}", refresh=False)
     g_u.requires_grad_(False)
     return g_u, history

@@ -12,6 +12,7 @@ from idunlearn.seeding import derive_seed
 validate(config, "../schemas/config.schema.yaml")
 
 SCRIPTS = Path(workflow.basedir) / "scripts"
+PAPER_NUMBERS = str(Path(workflow.basedir) / "config" / "paper_numbers.yaml")
 WORLD = "results/world"
 METHODS = all_methods(config)
 CANONICAL = canonical_names(config)
@@ -31,6 +32,11 @@ wildcard_constraints:
     identity=r"[a-z]+\d+",
     method="|".join(re.escape(name) for name in sorted(METHODS, key=len, reverse=True)),
     role="loss|eval",
+
+
+def script_path(name):
+    """The step CLI of a rule: scripts/<name>.py beside the Snakefile."""
+    return str(SCRIPTS / f"{name}.py")
 
 
 def seed_for(*parts):

@@ -18,12 +18,13 @@ rule evaluate:
     resources:
         gpu=config["resources"]["gpu"],
     params:
+        script=script_path("evaluate"),
         key=lambda wc: METHODS[wc.method].target_key,
         batch=config["evaluation"]["batch_size"],
     conda:
         "../../envs/torch.yaml"
     shell:
-        "python {SCRIPTS}/evaluate.py --generator {input.generator}"
+        "python {params.script} --generator {input.generator}"
         " --unlearned {input.unlearned} --inversion {input.inversion}"
         " --targets {input.targets} --target-key {params.key}"
         " --eval-identity {input.eval_identity} --features {input.features}"

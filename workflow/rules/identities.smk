@@ -8,11 +8,12 @@ rule select_identities:
     benchmark:
         "benchmarks/select_identities.tsv"
     params:
+        script=script_path("select_identities"),
         n=config["identities"],
         seed=seed_for("select_identities"),
     conda:
         "../../envs/torch.yaml"
     shell:
-        "python {SCRIPTS}/select_identities.py --dataset {input} --random {params.n[random]}"
+        "python {params.script} --dataset {input} --random {params.n[random]}"
         " --ind {params.n[ind]} --ood {params.n[ood]} --out {output} --seed {params.seed}"
         " > {log} 2>&1"

@@ -12,13 +12,15 @@ rule invert:
         "benchmarks/invert/{scenario}/{identity}.tsv"
     threads: config["threads"]
     params:
+        script=script_path("invert"),
+        lpips=LPIPS_FLAGS,
         inv=config["inversion"],
     conda:
         "../../envs/torch.yaml"
     shell:
-        "python {SCRIPTS}/invert.py --identities {input.identities} --dataset {input.dataset}"
+        "python {params.script} --identities {input.identities} --dataset {input.dataset}"
         " --generator {input.generator} --encoder {input.encoder}"
         " --scenario {wildcards.scenario} --identity {wildcards.identity}"
         " --method {params.inv[method]} --steps {params.inv[steps]} --lr {params.inv[lr]}"
-        " --lpips-weight {params.inv[lpips_weight]} {LPIPS_FLAGS} --out {output}"
+        " --lpips-weight {params.inv[lpips_weight]} {params.lpips} --out {output}"
         " --threads {threads} > {log} 2>&1"

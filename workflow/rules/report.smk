@@ -14,17 +14,18 @@ rule aggregate:
     benchmark:
         "benchmarks/aggregate.tsv"
     params:
+        script=script_path("aggregate"),
         aliases=" ".join(f"--alias {a}" for a in method_aliases()),
     conda:
         "../../envs/report.yaml"
     shell:
-        "python {SCRIPTS}/aggregate.py --out {output} {params.aliases} {input} > {log} 2>&1"
+        "python {params.script} --out {output} {params.aliases} {input} > {log} 2>&1"
 
 
 rule tables:
     input:
         metrics=rules.aggregate.output,
-        paper="config/paper_numbers.yaml",
+        paper=PAPER_NUMBERS,
     output:
         [
             report(f"results/tables/{name}.{ext}", category="Tables", caption=f"../report/{name}.rst")
@@ -38,13 +39,14 @@ rule tables:
     benchmark:
         "benchmarks/tables.tsv"
     params:
+        script=script_path("tables"),
         methods=",".join(TABLE_METHODS),
         scenario=config.get("ablation_scenario", "ood"),
         reduction=config["loss"].get("reduction", "mean"),
     conda:
         "../../envs/report.yaml"
     shell:
-        "python {SCRIPTS}/tables.py --metrics {input.metrics} --paper {input.paper}"
+        "python {params.script} --metrics {input.metrics} --paper {input.paper}"
         " --methods {params.methods} --ablation-scenario {params.scenario}"
         " --reduction {params.reduction} --outdir results/tables > {log} 2>&1"
 
@@ -63,11 +65,12 @@ rule figures:
     benchmark:
         "benchmarks/figures.tsv"
     params:
+        script=script_path("figures"),
         methods=",".join(TABLE_METHODS),
         scenario=config.get("ablation_scenario", "ood"),
     conda:
         "../../envs/report.yaml"
     shell:
-        "python {SCRIPTS}/figures.py --metrics {input.metrics} --evaluate-dir results/evaluate"
+        "python {params.script} --metrics {input.metrics} --evaluate-dir results/evaluate"
         " --methods {params.methods} --ablation-scenario {params.scenario}"
         " --outdir results/figures > {log} 2>&1"

@@ -9,9 +9,10 @@ rule target:
     benchmark:
         "benchmarks/target/{scenario}/{identity}.tsv"
     params:
+        script=script_path("target"),
         target_keys=",".join(target_keys()),
     conda:
         "../../envs/torch.yaml"
     shell:
-        "python {SCRIPTS}/target.py --inversion {input.inversion} --generator {input.generator}"
+        "python {params.script} --inversion {input.inversion} --generator {input.generator}"
         " --keys {params.target_keys} --out {output} > {log} 2>&1"

@@ -14,15 +14,17 @@ rule unlearn:
     resources:
         gpu=config["resources"]["gpu"],
     params:
+        script=script_path("unlearn"),
+        lpips=LPIPS_FLAGS,
         u=config["unlearn"],
         methods=f"'{METHODS_JSON}'",
         seed=lambda wc: seed_for("unlearn", wc.scenario, wc.identity, wc.method),
     conda:
         "../../envs/torch.yaml"
     shell:
-        "python {SCRIPTS}/unlearn.py --generator {input.generator}"
+        "python {params.script} --generator {input.generator}"
         " --inversion {input.inversion} --targets {input.targets}"
         " --loss-identity {input.loss_identity} --method {wildcards.method}"
         " --methods-json {params.methods} --steps {params.u[steps]} --lr {params.u[lr]}"
-        " {LPIPS_FLAGS} --device {params.u[device]} --out {output} --seed {params.seed}"
+        " {params.lpips} --device {params.u[device]} --out {output} --seed {params.seed}"
         " --threads {threads} > {log} 2>&1"

@@ -10,12 +10,13 @@ rule dataset:
     benchmark:
         "benchmarks/dataset.tsv"
     params:
+        script=script_path("dataset"),
         w=config["world"],
         seed=seed_for("dataset"),
     conda:
         "../../envs/torch.yaml"
     shell:
-        "python {SCRIPTS}/dataset.py --out {output} --num-identities {params.w[num_identities]}"
+        "python {params.script} --out {output} --num-identities {params.w[num_identities]}"
         " --images-per-identity {params.w[images_per_identity]}"
         " --num-heldout {params.w[num_heldout]} --heldout-images {params.w[heldout_images]}"
         " --yaw-range {params.w[yaw_range]} --seed {params.seed} > {log} 2>&1"
@@ -32,13 +33,14 @@ rule train_generator:
         "benchmarks/train_generator.tsv"
     threads: config["threads"]
     params:
+        script=script_path("train_generator"),
         s=config["world"]["generator"],
         w_norm=config["world"]["w_norm"],
         seed=seed_for("train_generator"),
     conda:
         "../../envs/torch.yaml"
     shell:
-        "python {SCRIPTS}/train_generator.py --dataset {input} --out {output}"
+        "python {params.script} --dataset {input} --out {output}"
         " --w-norm {params.w_norm} --steps {params.s[steps]} --batch-size {params.s[batch_size]}"
         " --lr {params.s[lr]} --seed {params.seed} --threads {threads} > {log} 2>&1"
 
@@ -54,12 +56,13 @@ rule train_identity:
         "benchmarks/train_identity/{role}.tsv"
     threads: config["threads"]
     params:
+        script=script_path("train_identity"),
         s=config["world"]["identity"],
         seed=lambda wc: seed_for("train_identity", wc.role),
     conda:
         "../../envs/torch.yaml"
     shell:
-        "python {SCRIPTS}/train_identity.py --dataset {input} --role {wildcards.role}"
+        "python {params.script} --dataset {input} --role {wildcards.role}"
         " --out {output} --steps {params.s[steps]} --batch-size {params.s[batch_size]}"
         " --lr {params.s[lr]} --seed {params.seed} --threads {threads} > {log} 2>&1"
 
@@ -76,12 +79,13 @@ rule train_encoder:
         "benchmarks/train_encoder.tsv"
     threads: config["threads"]
     params:
+        script=script_path("train_encoder"),
         s=config["world"]["encoder"],
         seed=seed_for("train_encoder"),
     conda:
         "../../envs/torch.yaml"
     shell:
-        "python {SCRIPTS}/train_encoder.py --dataset {input.dataset}"
+        "python {params.script} --dataset {input.dataset}"
         " --generator {input.generator} --out {output} --steps {params.s[steps]}"
         " --batch-size {params.s[batch_size]} --lr {params.s[lr]} --seed {params.seed}"
         " --threads {threads} > {log} 2>&1"
@@ -98,12 +102,13 @@ rule train_features:
         "benchmarks/train_features.tsv"
     threads: config["threads"]
     params:
+        script=script_path("train_features"),
         s=config["world"]["features"],
         seed=seed_for("train_features"),
     conda:
         "../../envs/torch.yaml"
     shell:
-        "python {SCRIPTS}/train_features.py --dataset {input} --out {output}"
+        "python {params.script} --dataset {input} --out {output}"
         " --steps {params.s[steps]} --batch-size {params.s[batch_size]} --lr {params.s[lr]}"
         " --seed {params.seed} --threads {threads} > {log} 2>&1"
 
@@ -125,18 +130,20 @@ rule world_quality:
         "benchmarks/world_quality.tsv"
     threads: config["threads"]
     params:
+        script=script_path("world_quality"),
+        lpips=LPIPS_FLAGS,
         inv=config["inversion"],
         samples=config["world"]["quality_samples"],
         seed=seed_for("world_quality"),
     conda:
         "../../envs/torch.yaml"
     shell:
-        "python {SCRIPTS}/world_quality.py --dataset {input.dataset}"
+        "python {params.script} --dataset {input.dataset}"
         " --generator {input.generator} --loss-identity {input.loss_identity}"
         " --eval-identity {input.eval_identity} --encoder {input.encoder}"
         " --features {input.features} --inversion-steps {params.inv[steps]}"
         " --inversion-lr {params.inv[lr]} --inversion-lpips {params.inv[lpips_weight]}"
-        " {LPIPS_FLAGS} --samples {params.samples} --out-json {output.json}"
+        " {params.lpips} --samples {params.samples} --out-json {output.json}"
         " --out-png {output.png} --seed {params.seed} --threads {threads} > {log} 2>&1"
 
 
@@ -153,12 +160,13 @@ rule fid_reference:
         "benchmarks/fid_reference.tsv"
     threads: config["threads"]
     params:
+        script=script_path("fid_reference"),
         e=config["evaluation"],
         seed=seed_for("fid"),
     conda:
         "../../envs/torch.yaml"
     shell:
-        "python {SCRIPTS}/fid_reference.py --generator {input.generator}"
+        "python {params.script} --generator {input.generator}"
         " --features {input.features} --dataset {input.dataset}"
         " --samples {params.e[fid_samples]} --batch-size {params.e[batch_size]}"
         " --out {output} --seed {params.seed} --threads {threads} > {log} 2>&1"

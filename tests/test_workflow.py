@@ -1,0 +1,108 @@
+"""The workflow itself: lint, config validation, the whole DAG on the tiny config."""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ROOT / "tests" / "config" / "config.yaml"
+
+
+def snakemake(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), *args]
+    return subprocess.run(command, cwd=cwd, capture_output=True, text=True)
+
+
+def write_config(tmp_path: Path, change) -> Path:
+    config = yaml.safe_load(TINY.read_text())
+    change(config)
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def test_lint_is_clean(tmp_path):
+    result = snakemake("--lint", "--configfile", str(TINY), cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Congratulations" in result.stdout + result.stderr
+
+
+def test_default_config_dry_run_shows_the_whole_dag(tmp_path):
+    result = snakemake("-n", "--configfile", str(ROOT / "config" / "config.yaml"), cwd=tmp_path)
+    out = result.stdout + result.stderr
+    assert result.returncode == 0, out
+    for rule in ("dataset", "train_generator", "invert", "target", "unlearn", "evaluate", "tables"):
+        assert f"rule {rule}:" in out
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        (lambda c: c["unlearn"].update(stpes=3), "stpes"),
+        (lambda c: c["unlearn"].update(steps="many"), "many"),
+        (lambda c: c["methods"]["guide"].update(alpha=3), "alpha"),
+        (lambda c: c.update(lpips={"net": "resnet", "random_backbone": True}), "resnet"),
+    ],
+)
+def test_a_bad_config_fails_before_any_job_naming_the_key(tmp_path, change, named):
+    config = write_config(tmp_path, change)
+    result = snakemake("-n", "--configfile", str(config), cwd=tmp_path)
+    out = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert named in out
+    assert not (tmp_path / "results").exists()
+
+
+@pytest.mark.slow
+def test_tiny_workflow_end_to_end(tmp_path):
+    result = snakemake("--cores", "2", "--configfile", str(TINY), cwd=tmp_path)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    results = tmp_path / "results"
+    for name in ("table1", "table2", "table3", "table4"):
+        for ext in ("csv", "md", "tex"):
+            assert (results / "tables" / f"{name}.{ext}").stat().st_size > 0
+    for name in ("qualitative", "tradeoff", "d_ablation"):
+        assert (results / "figures" / f"{name}.png").stat().st_size > 0
+    assert (results / "world" / "targets_grid.png").stat().st_size > 0
+    quality = json.loads((results / "world" / "quality.json").read_text())
+    assert 0.5 <= quality["verification_auc_eval"] <= 1.0
+    assert 0.0 <= quality["inversion_encoder"]["mean_rank_score"] <= 1.0
+    assert quality["frechet_generator_vs_data"] >= 0
+    assert quality["median_w_id_norm"] == pytest.approx(50.0, rel=0.2)
+    metrics = (results / "metrics" / "all.csv").read_text().splitlines()
+    header = metrics[0].split(",")
+    assert header[:4] == ["scenario", "identity", "method", "run"]
+    ids = [float(row.split(",")[header.index("id")]) for row in metrics[1:]]
+    assert all(-1.0 <= v <= 1.0 for v in ids)
+    # cached: a second run has nothing to do
+    again = snakemake("--cores", "2", "--configfile", str(TINY), "-n", cwd=tmp_path)
+    assert "Nothing to be done" in again.stdout + again.stderr
+    # bad input to a step: a method name that is not configured, an identity that does not exist
+    shutil.copy(TINY, tmp_path / "tiny.yaml")
+    step = [sys.executable, str(ROOT / "scripts" / "unlearn.py")]
+    world = results / "world"
+    bad_method = subprocess.run(
+        [*step, "--generator", str(world / "generator.pt"), "--inversion",
+         str(results / "invert" / "ood" / "ood00.pt"), "--targets",
+         str(results / "target" / "ood" / "ood00.pt"), "--loss-identity",
+         str(world / "identity_loss.pt"), "--method", "nope", "--methods-json",
+         json.dumps({"methods": {"guide": {}}}), "--seed", "0", "--out", str(tmp_path / "x.pt")],
+        capture_output=True, text=True,
+    )
+    assert bad_method.returncode != 0
+    assert bad_method.stderr.strip().splitlines()[-1].startswith("Error: method 'nope'")
+    bad_identity = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "invert.py"), "--identities",
+         str(results / "identities.tsv"), "--dataset", str(world / "dataset.npz"),
+         "--generator", str(world / "generator.pt"), "--encoder", str(world / "encoder.pt"),
+         "--scenario", "ood", "--identity", "ood42", "--out", str(tmp_path / "y.pt")],
+        capture_output=True, text=True,
+    )
+    assert bad_identity.returncode != 0
+    assert "identity 'ood42'" in bad_identity.stderr
+    assert not (tmp_path / "x.pt").exists() and not (tmp_path / "y.pt").exists()

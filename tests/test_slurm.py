@@ -1,0 +1,353 @@
+"""The workflow on a real SLURM cluster, through profiles/slurm (+ profiles/slurm-test).
+
+Needs a running SLURM whose client commands work from here, e.g. the one-node cluster of
+ci/slurm (as root: ci/slurm/install.sh && ci/slurm/start.sh; later ci/slurm/stop.sh).
+Skipped when `sinfo` does not answer. Run with `pytest -m slurm -s` to see the timings.
+
+Each run works in its own copy of the repository (without outputs), so the repository's
+own results/ are never touched.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import re
+import shutil
+import signal
+import subprocess
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slurm
+
+REPO = Path(__file__).resolve().parents[1]
+CONFIGFILE = "tests/config/config.yaml"
+# Outputs that must agree between the SLURM run and the local run (relative to the workdir).
+COMPARED_FILES = ["results/metrics/all.csv"]
+# Relative tolerance for numeric cells of compared CSV files (0.0: exact).
+CSV_REL_TOL = 1e-6
+# Rules whose jobs never go to SLURM: localrules, and rules without shell/run (all).
+LOCAL_RULES = {"all", "aggregate", "tables", "figures", "report"}
+# Rules whose SLURM jobs must have asked for a GPU (set-resources in profiles/slurm).
+GPU_RULES = {"unlearn", "evaluate"}
+# The resume test redoes REDO_JOBS jobs of CANCEL_RULE (and what depends on them) and
+# cancels one of them with scancel while it runs. A rule late in the DAG keeps it short.
+CANCEL_RULE = "evaluate"
+REDO_JOBS = 2
+LOCAL_CORES = 2
+# Seconds one Snakemake run may take before the test stops it (SIGINT cancels its jobs).
+RUN_TIMEOUT = 1200
+
+PROFILE_ARGS = ["--profile", "profiles/slurm", "--profile", "profiles/slurm-test"]
+# No implicit profiles/default workflow profile: both runs get exactly these settings.
+COMMON_ARGS = ["--configfile", CONFIGFILE, "--workflow-profile", "none"]
+# Top-level entries the copy of the repository leaves out: VCS, outputs, caches.
+NOT_COPIED = {
+    ".git",
+    ".snakemake",
+    "results",
+    "resources",
+    "logs",
+    "benchmarks",
+    ".pytest_cache",
+    ".ruff_cache",
+    ".venv",
+}
+
+
+@dataclass
+class Run:
+    workdir: Path
+    returncode: int
+    seconds: float
+    log: str
+
+    @property
+    def slurm_run_id(self) -> str:
+        match = re.search(r"SLURM run ID: (\S+)", self.log)
+        assert match, f"no SLURM run ID in the Snakemake log:\n{tail(self.log)}"
+        return match.group(1)
+
+
+@dataclass(frozen=True)
+class SlurmJob:
+    job_id: str
+    state: str
+    rule: str
+    wildcards: str
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.rule, self.wildcards
+
+
+def tail(text: str, lines: int = 60) -> str:
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def slurm_problem() -> str | None:
+    """Why no SLURM job can run here, or None when one can."""
+    if shutil.which("sinfo") is None:
+        return "no SLURM here (sinfo not found); start one with ci/slurm/start.sh"
+    try:
+        out = subprocess.run(
+            ["sinfo", "--noheader", "--format=%T"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    except subprocess.TimeoutExpired:
+        return "sinfo timed out: is slurmctld running? (ci/slurm/start.sh)"
+    if out.returncode != 0:
+        return f"sinfo failed ({out.stderr.strip()}): is slurmctld running? (ci/slurm/start.sh)"
+    states = {s.rstrip("*~#!%$@^-") for s in out.stdout.split()}
+    if not states & {"idle", "mixed", "allocated", "completing"}:
+        return f"no SLURM node can take jobs (node states: {sorted(states) or 'none'})"
+    return None
+
+
+@pytest.fixture(scope="module", autouse=True)
+def slurm_cluster() -> None:
+    problem = slurm_problem()
+    if problem:
+        pytest.skip(problem)
+
+
+def copy_repo(dest: Path) -> Path:
+    def ignore(directory: str, names: list[str]) -> set[str]:
+        top = Path(directory).resolve() == REPO
+        return {n for n in names if (top and n in NOT_COPIED) or n == "__pycache__"}
+
+    shutil.copytree(REPO, dest, symlinks=True, ignore=ignore)
+    return dest
+
+
+def start(workdir: Path, args: list[str]) -> tuple[subprocess.Popen, Path, float]:
+    log_path = workdir.parent / f"{workdir.name}-snakemake-{time.monotonic_ns()}.log"
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(
+            ["snakemake", *args],
+            cwd=workdir,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+    return proc, log_path, time.monotonic()
+
+
+def finish(workdir: Path, proc: subprocess.Popen, log_path: Path, t0: float) -> Run:
+    try:
+        proc.wait(timeout=max(1.0, RUN_TIMEOUT - (time.monotonic() - t0)))
+    except subprocess.TimeoutExpired:
+        # SIGINT, not SIGTERM: only on SIGINT does Snakemake scancel its jobs.
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        pytest.fail(f"snakemake ran over {RUN_TIMEOUT} s:\n{tail(log_path.read_text())}")
+    return Run(workdir, proc.returncode, time.monotonic() - t0, log_path.read_text())
+
+
+def snakemake(workdir: Path, args: list[str]) -> Run:
+    return finish(workdir, *start(workdir, args))
+
+
+def slurm_jobs(run_id: str) -> list[SlurmJob]:
+    """The jobs of one Snakemake run, as the controller knows them (for MinJobAge)."""
+    out = subprocess.run(
+        [
+            "squeue",
+            "--states=all",
+            "--noheader",
+            f"--name={run_id}",
+            "--format=%i|%T|%k",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    ).stdout
+    jobs = []
+    for line in out.splitlines():
+        job_id, state, comment = line.strip().split("|", 2)
+        # The plugin's comment: rule_<rule>[_wildcards_<values joined by _>].
+        rule, _, wildcards = comment.removeprefix("rule_").partition("_wildcards_")
+        jobs.append(SlurmJob(job_id, state, rule, wildcards))
+    return jobs
+
+
+def job_stats(log: str) -> Counter:
+    """Jobs per rule, from the 'Job stats' table Snakemake prints before running."""
+    match = re.search(r"^Job stats:\n.*?\n-+ +-+\n(.*?)^total +\d+", log, re.S | re.M)
+    assert match, f"no job stats in the Snakemake log:\n{tail(log)}"
+    return Counter({r: int(n) for r, n in re.findall(r"^(\S+) +(\d+)$", match.group(1), re.M)})
+
+
+def output_summary(workdir: Path, *extra: str) -> list[dict[str, str]]:
+    """`snakemake --summary`: one row per output file with its rule, status and plan."""
+    out = subprocess.run(
+        ["snakemake", "--summary", *COMMON_ARGS, *extra],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr
+    lines = [ln for ln in out.stdout.splitlines() if "\t" in ln]
+    return list(csv.DictReader(lines, delimiter="\t"))
+
+
+def same_cell(a: str, b: str) -> bool:
+    if a == b:
+        return True
+    try:
+        return math.isclose(float(a), float(b), rel_tol=CSV_REL_TOL, abs_tol=1e-12)
+    except ValueError:
+        return False
+
+
+def assert_same_outputs(got: Path, expected: Path) -> None:
+    for name in COMPARED_FILES:
+        a, b = got / name, expected / name
+        assert b.is_file(), f"the local run did not write {name}"
+        assert a.is_file(), f"the SLURM run did not write {name}"
+        if a.suffix != ".csv":
+            assert a.read_bytes() == b.read_bytes(), f"{name} differs"
+            continue
+        rows_a = list(csv.reader(a.open()))
+        rows_b = list(csv.reader(b.open()))
+        assert len(rows_a) == len(rows_b), f"{name}: {len(rows_a)} vs {len(rows_b)} rows"
+        for i, (ra, rb) in enumerate(zip(rows_a, rows_b, strict=True)):
+            assert len(ra) == len(rb) and all(map(same_cell, ra, rb)), (
+                f"{name} row {i} differs:\n  SLURM: {ra}\n  local: {rb}"
+            )
+
+
+@pytest.fixture(scope="module")
+def local_run(tmp_path_factory) -> Run:
+    work = copy_repo(tmp_path_factory.mktemp("local") / "repo")
+    run = snakemake(work, ["--cores", str(LOCAL_CORES), *COMMON_ARGS])
+    assert run.returncode == 0, f"local run failed:\n{tail(run.log)}"
+    return run
+
+
+@pytest.fixture(scope="module")
+def slurm_run(tmp_path_factory) -> Run:
+    work = copy_repo(tmp_path_factory.mktemp("slurm") / "repo")
+    run = snakemake(work, [*PROFILE_ARGS, *COMMON_ARGS])
+    assert run.returncode == 0, f"SLURM run failed:\n{tail(run.log)}"
+    return run
+
+
+def test_workflow_runs_as_slurm_jobs(local_run: Run, slurm_run: Run, capsys) -> None:
+    jobs = slurm_jobs(slurm_run.slurm_run_id)
+    not_completed = [j for j in jobs if j.state != "COMPLETED"]
+    assert not not_completed, f"SLURM jobs that did not complete: {not_completed}"
+
+    # Every job of a non-local rule ran as exactly one SLURM job; no local rule did.
+    stats = job_stats(slurm_run.log)
+    per_rule = Counter(j.rule for j in jobs)
+    expected = Counter({r: n for r, n in stats.items() if r not in LOCAL_RULES})
+    assert per_rule == expected, f"SLURM jobs per rule {dict(per_rule)}, expected {expected}"
+    assert len({j.key for j in jobs}) == len(jobs), "a job was submitted twice"
+
+    # The plugin kept one sbatch log per job (slurm-keep-successful-logs).
+    logged = {p.stem for p in (slurm_run.workdir / "logs" / "slurm").rglob("*.log")}
+    assert logged == {j.job_id for j in jobs}
+
+    # The GPU rules asked SLURM for a GPU.
+    for job in jobs:
+        if job.rule in GPU_RULES:
+            info = subprocess.run(
+                ["scontrol", "show", "job", job.job_id],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+            assert "gpu" in info, f"{job} ran without a GPU request"
+
+    assert_same_outputs(slurm_run.workdir, local_run.workdir)
+
+    overhead = slurm_run.seconds - local_run.seconds
+    with capsys.disabled():
+        print(
+            f"\nSLURM test: {len(jobs)} SLURM jobs ({dict(sorted(per_rule.items()))}); "
+            f"wall time SLURM {slurm_run.seconds:.0f} s, local (--cores {LOCAL_CORES}) "
+            f"{local_run.seconds:.0f} s, overhead {overhead:+.0f} s "
+            f"(x{slurm_run.seconds / local_run.seconds:.1f})"
+        )
+
+
+def cancel_running_job(proc: subprocess.Popen, log_path: Path, rule: str) -> SlurmJob:
+    """Wait until a job of `rule` of this run is RUNNING, then scancel it."""
+    run_id = None
+    while proc.poll() is None:
+        if run_id is None:
+            match = re.search(r"SLURM run ID: (\S+)", log_path.read_text())
+            run_id = match and match.group(1)
+        if run_id:
+            running = [j for j in slurm_jobs(run_id) if j.rule == rule and j.state == "RUNNING"]
+            if running:
+                subprocess.run(["scancel", running[0].job_id], check=True, timeout=30)
+                return running[0]
+        time.sleep(0.2)
+    log = tail(log_path.read_text())
+    pytest.fail(f"the run ended before a {rule} job could be cancelled:\n{log}")
+
+
+def test_scancel_then_rerun_resumes(local_run: Run, slurm_run: Run, tmp_path_factory, capsys):
+    # Start from the finished SLURM run without the outputs of REDO_JOBS jobs of CANCEL_RULE
+    # and of all that depends on them (what --forcerun would redo): the runs below redo
+    # just those jobs. A job is known by its log file.
+    work = tmp_path_factory.mktemp("resume") / "repo"
+    shutil.copytree(slurm_run.workdir, work, symlinks=True)
+    jobs: dict[str, list[str]] = {}
+    for row in output_summary(work):
+        if row["rule"] == CANCEL_RULE:
+            jobs.setdefault(row["log-file(s)"], []).append(row["output_file"])
+    assert len(jobs) >= REDO_JOBS, f"fewer than {REDO_JOBS} {CANCEL_RULE} jobs: {jobs}"
+    chosen = [f for log in sorted(jobs)[:REDO_JOBS] for f in jobs[log]]
+    for row in output_summary(work, "--forcerun", *chosen):
+        if row["plan"] != "no update":
+            (work / row["output_file"]).unlink(missing_ok=True)
+
+    args = [*PROFILE_ARGS, *COMMON_ARGS]
+    proc, log_path, t0 = start(work, args)
+    victim = cancel_running_job(proc, log_path, CANCEL_RULE)
+    first = finish(work, proc, log_path, t0)
+    assert first.returncode != 0, f"snakemake exited 0 after scancel:\n{tail(first.log)}"
+    jobs1 = {j.job_id: j for j in slurm_jobs(first.slurm_run_id)}
+    assert jobs1[victim.job_id].state == "CANCELLED"
+    completed1 = {j.key for j in jobs1.values() if j.state == "COMPLETED"}
+
+    # Outputs the first run left finished: the rerun must not touch them.
+    finished = {
+        r["output_file"]: (work / r["output_file"]).stat().st_mtime_ns
+        for r in output_summary(work)
+        if r["plan"] == "no update" and (work / r["output_file"]).exists()
+    }
+    assert finished
+
+    second = snakemake(work, args)
+    assert second.returncode == 0, f"the rerun failed:\n{tail(second.log)}"
+    keys2 = {j.key for j in slurm_jobs(second.slurm_run_id)}
+    assert victim.key in keys2, "the rerun did not redo the cancelled job"
+    assert not keys2 & completed1, f"the rerun redid finished jobs: {keys2 & completed1}"
+    touched = [f for f, mtime in finished.items() if (work / f).stat().st_mtime_ns != mtime]
+    assert not touched, f"the rerun rewrote finished outputs: {touched}"
+    assert_same_outputs(work, local_run.workdir)
+
+    with capsys.disabled():
+        print(
+            f"\nSLURM resume test: cancelled {victim.rule} job {victim.job_id}; "
+            f"first run {first.seconds:.0f} s (exit {first.returncode}, "
+            f"{len(completed1)} jobs completed), rerun {second.seconds:.0f} s "
+            f"({len(keys2)} SLURM jobs)"
+        )

@@ -81,7 +81,7 @@ def test_batched_and_sequential_steps_agree_in_loss_and_gradients(reduction):
     from idunlearn.generators.synthetic import SyntheticGenerator
 
     torch.manual_seed(0)
-    g_s = SyntheticGenerator(z_dim=5, w_dim=8, mapping_width=16, channels=(16, 8, 8, 8),
+    g_s = SyntheticGenerator(z_dim=5, w_dim=8, mapping_width=16, channels=(8, 8),
                              head_channels=4).requires_grad_(False)
     w_u = g_s.mapping(torch.randn(1, 5))[0]
     w_t = g_s.w_avg.clone() - 0.3

@@ -273,8 +273,6 @@ def test_workflow_runs_as_slurm_jobs(local_run: Run, slurm_run: Run, capsys) -> 
             ).stdout
             assert "gpu" in info, f"{job} ran without a GPU request"
 
-    assert_same_outputs(slurm_run.workdir, local_run.workdir)
-
     overhead = slurm_run.seconds - local_run.seconds
     with capsys.disabled():
         print(
@@ -283,6 +281,8 @@ def test_workflow_runs_as_slurm_jobs(local_run: Run, slurm_run: Run, capsys) -> 
             f"{local_run.seconds:.0f} s, overhead {overhead:+.0f} s "
             f"(x{slurm_run.seconds / local_run.seconds:.1f})"
         )
+
+    assert_same_outputs(slurm_run.workdir, local_run.workdir)
 
 
 def cancel_running_job(proc: subprocess.Popen, log_path: Path, rule: str) -> SlurmJob:

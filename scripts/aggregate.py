@@ -8,8 +8,12 @@ from idunlearn.evaluation import aggregate
 
 @click.command()
 @click.option("--out", type=click.Path(dir_okay=False), required=True)
-@click.option("--alias", "aliases", multiple=True,
-              help="NAME=RUN: also list RUN's rows under the method name NAME")
+@click.option(
+    "--alias",
+    "aliases",
+    multiple=True,
+    help="NAME=RUN: also list RUN's rows under the method name NAME",
+)
 @click.argument("records", nargs=-1, type=click.Path(dir_okay=False))
 @step
 def main(out, aliases, records):

@@ -12,11 +12,16 @@ from idunlearn.evaluation import run_evaluate
 @click.option("--inversion", type=click.Path(dir_okay=False), required=True)
 @click.option("--targets", type=click.Path(dir_okay=False), required=True)
 @click.option("--target-key", required=True, help="which target the method used")
-@click.option("--eval-identity", type=click.Path(dir_okay=False), required=True,
-              help="evaluation identity network (never the loss one)")
+@click.option(
+    "--eval-identity",
+    type=click.Path(dir_okay=False),
+    required=True,
+    help="evaluation identity network (never the loss one)",
+)
 @click.option("--features", type=click.Path(dir_okay=False), required=True)
-@click.option("--reference", type=click.Path(dir_okay=False), required=True,
-              help="FID reference statistics")
+@click.option(
+    "--reference", type=click.Path(dir_okay=False), required=True, help="FID reference statistics"
+)
 @click.option("--batch-size", type=click.IntRange(min=1), default=100, show_default=True)
 @click.option("--scenario", required=True)
 @click.option("--identity", required=True)
@@ -25,12 +30,35 @@ from idunlearn.evaluation import run_evaluate
 @click.option("--out-png", type=click.Path(dir_okay=False), required=True)
 @threads_option
 @step
-def main(generator, unlearned, inversion, targets, target_key, eval_identity, features, reference,
-         batch_size, scenario, identity, method, out_json, out_png):
+def main(
+    generator,
+    unlearned,
+    inversion,
+    targets,
+    target_key,
+    eval_identity,
+    features,
+    reference,
+    batch_size,
+    scenario,
+    identity,
+    method,
+    out_json,
+    out_png,
+):
     """One JSON record per (scenario, identity, method)."""
     run_evaluate(
-        generator, unlearned, inversion, targets, target_key, eval_identity, features, reference,
-        batch_size, out_json, out_png,
+        generator,
+        unlearned,
+        inversion,
+        targets,
+        target_key,
+        eval_identity,
+        features,
+        reference,
+        batch_size,
+        out_json,
+        out_png,
         {"scenario": scenario, "identity": identity, "method": method},
     )
 

@@ -13,8 +13,12 @@ from idunlearn.inversion import InversionConfig, run_invert
 @click.option("--encoder", type=click.Path(dir_okay=False), required=True)
 @click.option("--scenario", type=click.Choice(["random", "ind", "ood"]), required=True)
 @click.option("--identity", required=True, help="identity name, e.g. ood03")
-@click.option("--method", type=click.Choice(["encoder", "optimisation"]), default="optimisation",
-              show_default=True)
+@click.option(
+    "--method",
+    type=click.Choice(["encoder", "optimisation"]),
+    default="optimisation",
+    show_default=True,
+)
 @click.option("--steps", type=click.IntRange(min=0), default=100, show_default=True)
 @click.option("--lr", type=float, default=0.05, show_default=True)
 @click.option("--lpips-weight", type=float, default=1.0, show_default=True)
@@ -23,12 +27,33 @@ from idunlearn.inversion import InversionConfig, run_invert
 @click.option("--out", type=click.Path(dir_okay=False), required=True)
 @threads_option
 @step
-def main(identities, dataset, generator, encoder, scenario, identity, method, steps, lr,
-         lpips_weight, lpips_net, lpips_random, out):
+def main(
+    identities,
+    dataset,
+    generator,
+    encoder,
+    scenario,
+    identity,
+    method,
+    steps,
+    lr,
+    lpips_weight,
+    lpips_net,
+    lpips_random,
+    out,
+):
     """Random identities take w_u = mapping(z); the others are inverted from their photos."""
     run_invert(
-        identities, dataset, generator, encoder, scenario, identity,
-        InversionConfig(method, steps, lr, lpips_weight), lpips_net, lpips_random, out,
+        identities,
+        dataset,
+        generator,
+        encoder,
+        scenario,
+        identity,
+        InversionConfig(method, steps, lr, lpips_weight),
+        lpips_net,
+        lpips_random,
+        out,
     )
 
 

@@ -20,8 +20,11 @@ def main(dataset, n_random, n_ind, n_ood, out, seed):
     """Random: z seeds; InD: training identities; OOD: held-out identities."""
     data = load_dataset(dataset)
     table = select_identities(
-        data["identity"], data["heldout"], data["image_index"],
-        {"random": n_random, "ind": n_ind, "ood": n_ood}, seed,
+        data["identity"],
+        data["heldout"],
+        data["image_index"],
+        {"random": n_random, "ind": n_ind, "ood": n_ood},
+        seed,
     )
     with atomic_path(out) as tmp:
         table.to_csv(tmp, sep="\t", index=False)

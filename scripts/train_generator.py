@@ -10,8 +10,13 @@ from idunlearn.world.build import build_generator
 @click.command()
 @click.option("--dataset", type=click.Path(dir_okay=False), required=True)
 @click.option("--out", type=click.Path(dir_okay=False), required=True, help="generator checkpoint")
-@click.option("--w-norm", type=float, default=50.0, show_default=True,
-              help="median ||w - w_avg||_F after training")
+@click.option(
+    "--w-norm",
+    type=float,
+    default=50.0,
+    show_default=True,
+    help="median ||w - w_avg||_F after training",
+)
 @schedule_options
 @seed_option
 @threads_option

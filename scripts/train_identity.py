@@ -9,8 +9,12 @@ from idunlearn.world.build import IDENTITY_ROLES, build_identity
 
 @click.command()
 @click.option("--dataset", type=click.Path(dir_okay=False), required=True)
-@click.option("--role", type=click.Choice(sorted(IDENTITY_ROLES)), required=True,
-              help="loss: used by unlearning losses; eval: used only by metrics")
+@click.option(
+    "--role",
+    type=click.Choice(sorted(IDENTITY_ROLES)),
+    required=True,
+    help="loss: used by unlearning losses; eval: used only by metrics",
+)
 @click.option("--out", type=click.Path(dir_okay=False), required=True)
 @schedule_options
 @seed_option

@@ -12,28 +12,59 @@ from idunlearn.unlearning import UnlearnSchedule, run_unlearn
 @click.option("--generator", type=click.Path(dir_okay=False), required=True, help="G_s checkpoint")
 @click.option("--inversion", type=click.Path(dir_okay=False), required=True, help="w_u file")
 @click.option("--targets", type=click.Path(dir_okay=False), required=True, help="target latents")
-@click.option("--loss-identity", type=click.Path(dir_okay=False), required=True,
-              help="identity network used by the ID loss (never the evaluation one)")
+@click.option(
+    "--loss-identity",
+    type=click.Path(dir_okay=False),
+    required=True,
+    help="identity network used by the ID loss (never the evaluation one)",
+)
 @click.option("--method", required=True, help="a method name of the config (or an ablation)")
-@click.option("--methods-json", required=True,
-              help='JSON with the config keys "methods", "loss" and "ablations"')
+@click.option(
+    "--methods-json",
+    required=True,
+    help='JSON with the config keys "methods", "loss" and "ablations"',
+)
 @click.option("--steps", type=click.IntRange(min=1), default=1000, show_default=True)
 @click.option("--lr", type=float, default=1e-4, show_default=True)
 @click.option("--lpips-net", type=click.Choice(["alex", "vgg", "squeeze"]), default="alex")
 @click.option("--lpips-random/--lpips-pretrained", default=True, show_default=True)
-@click.option("--device", type=click.Choice(["cpu", "cuda", "auto"]), default="cpu",
-              show_default=True)
+@click.option(
+    "--device", type=click.Choice(["cpu", "cuda", "auto"]), default="cpu", show_default=True
+)
 @click.option("--out", type=click.Path(dir_okay=False), required=True)
 @seed_option
 @threads_option
 @step
-def main(generator, inversion, targets, loss_identity, method, methods_json, steps, lr, lpips_net,
-         lpips_random, device, out, seed):
+def main(
+    generator,
+    inversion,
+    targets,
+    loss_identity,
+    method,
+    methods_json,
+    steps,
+    lr,
+    lpips_net,
+    lpips_random,
+    device,
+    out,
+    seed,
+):
     """Fine-tune the synthesis backbone so that w_u renders its target; save the
     trained parameters only."""
     run_unlearn(
-        generator, inversion, targets, loss_identity, method, json.loads(methods_json),
-        UnlearnSchedule(steps, lr), lpips_net, lpips_random, device, seed, out,
+        generator,
+        inversion,
+        targets,
+        loss_identity,
+        method,
+        json.loads(methods_json),
+        UnlearnSchedule(steps, lr),
+        lpips_net,
+        lpips_random,
+        device,
+        seed,
+        out,
     )
 
 

@@ -25,13 +25,38 @@ from idunlearn.world.quality import run_world_quality
 @seed_option
 @threads_option
 @step
-def main(dataset, generator, loss_identity, eval_identity, encoder, features, inversion_steps,
-         inversion_lr, inversion_lpips, lpips_net, lpips_random, samples, out_json, out_png, seed):
+def main(
+    dataset,
+    generator,
+    loss_identity,
+    eval_identity,
+    encoder,
+    features,
+    inversion_steps,
+    inversion_lr,
+    inversion_lpips,
+    lpips_net,
+    lpips_random,
+    samples,
+    out_json,
+    out_png,
+    seed,
+):
     """Verification AUC, inversion identity retrieval, Frechet distances, target grid."""
     report = run_world_quality(
-        dataset, generator, loss_identity, eval_identity, encoder, features,
+        dataset,
+        generator,
+        loss_identity,
+        eval_identity,
+        encoder,
+        features,
         InversionConfig("optimisation", inversion_steps, inversion_lr, inversion_lpips),
-        lpips_net, lpips_random, samples, seed, out_json, out_png,
+        lpips_net,
+        lpips_random,
+        samples,
+        seed,
+        out_json,
+        out_png,
     )
     click.echo(report)
 

@@ -4,15 +4,17 @@ from pathlib import Path
 
 import pytest
 import torch
+from tiny import TinyGenerator, flat_embed, squared_perceptual
 
 from idunlearn.losses import LossConfig, StepDraws, draw_step, local_terms, step_loss
-from tiny import TinyGenerator, flat_embed, squared_perceptual
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def load_bench():
-    spec = importlib.util.spec_from_file_location("bench_step", ROOT / "bench" / "unlearning_step.py")
+    spec = importlib.util.spec_from_file_location(
+        "bench_step", ROOT / "bench" / "unlearning_step.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -81,8 +83,9 @@ def test_batched_and_sequential_steps_agree_in_loss_and_gradients(reduction):
     from idunlearn.generators.synthetic import SyntheticGenerator
 
     torch.manual_seed(0)
-    g_s = SyntheticGenerator(z_dim=5, w_dim=8, mapping_width=16, channels=(8, 8),
-                             head_channels=4).requires_grad_(False)
+    g_s = SyntheticGenerator(
+        z_dim=5, w_dim=8, mapping_width=16, channels=(8, 8), head_channels=4
+    ).requires_grad_(False)
     w_u = g_s.mapping(torch.randn(1, 5))[0]
     w_t = g_s.w_avg.clone() - 0.3
     config = LossConfig(adj_weight=1.0, global_weight=1.0, alpha_max=2.0, reduction=reduction)

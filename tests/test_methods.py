@@ -1,9 +1,11 @@
+from pathlib import Path
+
 import pytest
 import yaml
 
 from idunlearn.methods import all_methods, canonical_names, get_method
 
-CONFIG = yaml.safe_load(open("config/config.yaml"))
+CONFIG = yaml.safe_load(Path("config/config.yaml").read_text())
 
 
 def test_table_methods_are_cumulative_as_in_the_paper():

@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 import torch
+from tiny import TinyGenerator, flat_embed
 
 from idunlearn.metrics import (
     feature_statistics,
@@ -10,11 +11,10 @@ from idunlearn.metrics import (
     roc_auc,
     verification_auc,
 )
-from tiny import TinyGenerator, flat_embed
 
 
 def test_frechet_distance_closed_form():
-    # equal covariances: FD = ||mu1 - mu2||^2; diagonal covariances add sum (s1 + s2 - 2 sqrt(s1 s2))
+    # equal covariances: FD = ||mu1 - mu2||^2; diagonal ones add sum(s1 + s2 - 2 sqrt(s1 s2))
     mu1, mu2 = np.zeros(2), np.array([3.0, 4.0])
     assert frechet_distance((mu1, np.eye(2)), (mu2, np.eye(2))) == pytest.approx(25.0)
     s1, s2 = np.diag([1.0, 4.0]), np.diag([4.0, 9.0])
@@ -43,7 +43,9 @@ def test_verification_auc_perfect_for_separated_identities():
 def test_identity_rank_score():
     gallery = np.array([[1, 0, 0], [0, 1, 0], [0, 0, 1]], dtype=float)
     labels = np.array([0, 1, 2])
-    query = np.array([[1, 0.2, 0.1], [0.5, 0.4, 0]])  # 1st: own best; 2nd (label 1): beats only id 2
+    query = np.array(
+        [[1, 0.2, 0.1], [0.5, 0.4, 0]]
+    )  # 1st: own best; 2nd (label 1): beats only id 2
     scores = identity_rank_score(query, np.array([0, 1]), gallery, labels)
     assert np.allclose(scores, [1.0, 0.5])
 

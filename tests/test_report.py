@@ -329,8 +329,12 @@ def test_cli_rejects_empty_method_names(tmp_path):
 
 def test_strip_path_follows_the_run_an_alias_shares(tmp_path):
     metrics = pd.DataFrame(
-        {"scenario": ["ood", "ood"], "identity": ["ood00"] * 2, "method": ["baseline", "d0"],
-         "run": ["baseline", "baseline"]}
+        {
+            "scenario": ["ood", "ood"],
+            "identity": ["ood00"] * 2,
+            "method": ["baseline", "d0"],
+            "run": ["baseline", "baseline"],
+        }
     )
     path = report.strip_path(metrics, tmp_path, "ood", "ood00", "d0")
     assert path == tmp_path / "ood" / "ood00" / "baseline.png"

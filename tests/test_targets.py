@@ -20,7 +20,9 @@ def test_negative_d_interpolates_towards_the_source_and_zero_is_the_average():
 
 def test_ufo_norm_is_frobenius_over_all_of_w_plus_per_batch_item():
     w_avg = torch.zeros(2, 2)
-    batch = torch.stack([torch.tensor([[3.0, 0.0], [0.0, 4.0]]), torch.tensor([[0.0, 0.0], [0.0, 2.0]])])
+    batch = torch.stack(
+        [torch.tensor([[3.0, 0.0], [0.0, 4.0]]), torch.tensor([[0.0, 0.0], [0.0, 2.0]])]
+    )
     out = ufo_target(batch, w_avg, 1.0)
     assert torch.allclose(out.flatten(1).norm(dim=1), torch.ones(2))
 

@@ -1,11 +1,11 @@
 import pytest
 import torch
+from tiny import flat_embed, squared_perceptual
 
 from idunlearn.checkpoints import load_checkpoint, save_checkpoint
 from idunlearn.generators.synthetic import SyntheticGenerator
 from idunlearn.losses import LossConfig
 from idunlearn.unlearning import UnlearnSchedule, unlearn
-from tiny import flat_embed, squared_perceptual
 
 
 def small_generator() -> SyntheticGenerator:
@@ -19,8 +19,15 @@ def run(g_s, seed=0, steps=3):
     w_u = g_s.mapping(torch.randn(1, 5, generator=torch.Generator().manual_seed(9)))[0]
     config = LossConfig(adj_weight=1.0, global_weight=1.0, alpha_max=1.0)
     return unlearn(
-        g_s, w_u, g_s.w_avg.clone(), squared_perceptual, flat_embed, config,
-        UnlearnSchedule(steps=steps, lr=1e-2), seed=seed, show_progress=False,
+        g_s,
+        w_u,
+        g_s.w_avg.clone(),
+        squared_perceptual,
+        flat_embed,
+        config,
+        UnlearnSchedule(steps=steps, lr=1e-2),
+        seed=seed,
+        show_progress=False,
     )
 
 
@@ -53,7 +60,9 @@ def test_saved_trainable_parameters_reload_to_the_same_images(tmp_path):
     g_u, _ = run(g_s)
     save_checkpoint(tmp_path / "u.pt", "unlearned-generator", g_u.trainable_state_dict())
     reloaded = small_generator()
-    reloaded.load_trainable_state_dict(load_checkpoint(tmp_path / "u.pt", "unlearned-generator")["state_dict"])
+    reloaded.load_trainable_state_dict(
+        load_checkpoint(tmp_path / "u.pt", "unlearned-generator")["state_dict"]
+    )
     ws = g_s.mapping(torch.randn(4, 5))
     cam = torch.zeros(4, 1)
     assert torch.equal(reloaded.synthesis(ws, cam)["image"], g_u.synthesis(ws, cam)["image"])

@@ -87,21 +87,51 @@ def test_tiny_workflow_end_to_end(tmp_path):
     step = [sys.executable, str(ROOT / "scripts" / "unlearn.py")]
     world = results / "world"
     bad_method = subprocess.run(
-        [*step, "--generator", str(world / "generator.pt"), "--inversion",
-         str(results / "invert" / "ood" / "ood00.pt"), "--targets",
-         str(results / "target" / "ood" / "ood00.pt"), "--loss-identity",
-         str(world / "identity_loss.pt"), "--method", "nope", "--methods-json",
-         json.dumps({"methods": {"guide": {}}}), "--seed", "0", "--out", str(tmp_path / "x.pt")],
-        capture_output=True, text=True,
+        [
+            *step,
+            "--generator",
+            str(world / "generator.pt"),
+            "--inversion",
+            str(results / "invert" / "ood" / "ood00.pt"),
+            "--targets",
+            str(results / "target" / "ood" / "ood00.pt"),
+            "--loss-identity",
+            str(world / "identity_loss.pt"),
+            "--method",
+            "nope",
+            "--methods-json",
+            json.dumps({"methods": {"guide": {}}}),
+            "--seed",
+            "0",
+            "--out",
+            str(tmp_path / "x.pt"),
+        ],
+        capture_output=True,
+        text=True,
     )
     assert bad_method.returncode != 0
     assert bad_method.stderr.strip().splitlines()[-1].startswith("Error: method 'nope'")
     bad_identity = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "invert.py"), "--identities",
-         str(results / "identities.tsv"), "--dataset", str(world / "dataset.npz"),
-         "--generator", str(world / "generator.pt"), "--encoder", str(world / "encoder.pt"),
-         "--scenario", "ood", "--identity", "ood42", "--out", str(tmp_path / "y.pt")],
-        capture_output=True, text=True,
+        [
+            sys.executable,
+            str(ROOT / "scripts" / "invert.py"),
+            "--identities",
+            str(results / "identities.tsv"),
+            "--dataset",
+            str(world / "dataset.npz"),
+            "--generator",
+            str(world / "generator.pt"),
+            "--encoder",
+            str(world / "encoder.pt"),
+            "--scenario",
+            "ood",
+            "--identity",
+            "ood42",
+            "--out",
+            str(tmp_path / "y.pt"),
+        ],
+        capture_output=True,
+        text=True,
     )
     assert bad_identity.returncode != 0
     assert "identity 'ood42'" in bad_identity.stderr

@@ -50,7 +50,7 @@ real_mem_mb=$((mem_total_mb - margin_mb))
 # Snakemake's default mem_mb is 1000: a smaller node could never run a job.
 ((real_mem_mb >= 1000)) || die "only ${mem_total_mb} MB of memory; need at least 1512"
 
-rm -rf "$state/spool" "$state/ctld" "$state/pids" "$state/log"
+rm -rf "${state:?}/spool" "${state:?}/ctld" "${state:?}/pids" "${state:?}/log"
 mkdir -p "$state/etc" "$state/log" "$state/spool" "$state/ctld" "$state/pids"
 chmod 755 "$state"
 
@@ -104,7 +104,7 @@ EOF
         else
             # One distinct stand-in per fake GPU; slurmd wants character devices, so
             # these are copies of /dev/null (char 1:3).
-            rm -rf "$state/dev"
+            rm -rf "${state:?}/dev"
             mkdir -p "$state/dev"
             for ((i = 0; i < fake_gpus; i++)); do mknod "$state/dev/fakegpu$i" c 1 3; done
             echo "NodeName=$node Name=gpu Type=fake File=$state/dev/fakegpu[0-$((fake_gpus - 1))]"

@@ -40,5 +40,7 @@ def load_features(path: str) -> Images:
     return load_feature_net(path).features
 
 
-def load_lpips(net: str, random_backbone: bool) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+def load_lpips(
+    net: str, random_backbone: bool
+) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
     return build_lpips(net=net, random_backbone=random_backbone)

@@ -1,4 +1,4 @@
-"""Self-describing checkpoints: {kind, init_kwargs, state_dict, meta}, read by one checked loader."""
+"""Checkpoints that describe themselves (kind, init_kwargs, weights, meta); one checked loader."""
 
 from __future__ import annotations
 

@@ -19,7 +19,9 @@ Images = Callable[[torch.Tensor], torch.Tensor]
 YAW_FID_RANGE = float(np.pi / 12)  # FID cameras: yaw ~ U(-pi/12, pi/12), as in the paper
 
 
-def fid_latents(generator: GeneratorAdapter, n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+def fid_latents(
+    generator: GeneratorAdapter, n: int, seed: int
+) -> tuple[torch.Tensor, torch.Tensor]:
     """The fixed z and cameras on which G_s and every G_u are compared."""
     rng = torch.Generator().manual_seed(seed)
     z = torch.randn(n, generator.z_dim, generator=rng)
@@ -29,7 +31,11 @@ def fid_latents(generator: GeneratorAdapter, n: int, seed: int) -> tuple[torch.T
 
 @torch.no_grad()
 def generated_features(
-    generator: GeneratorAdapter, z: torch.Tensor, cameras: torch.Tensor, features: Images, batch: int
+    generator: GeneratorAdapter,
+    z: torch.Tensor,
+    cameras: torch.Tensor,
+    features: Images,
+    batch: int,
 ) -> np.ndarray:
     out = []
     for start in range(0, len(z), batch):
@@ -85,7 +91,9 @@ def evaluate(
     """All metrics of one (identity, method) run; NaN where a metric does not apply."""
     result = {"id": float(identity_similarity(g_s, g_u, w_u[None], embed)[0])}
     result["id_others"] = (
-        float(identity_similarity(g_s, g_u, w_others, embed).mean()) if len(w_others) else float("nan")
+        float(identity_similarity(g_s, g_u, w_others, embed).mean())
+        if len(w_others)
+        else float("nan")
     )
     with torch.no_grad():
         source_emb = embed(source_image[None])
@@ -104,14 +112,22 @@ def evaluate(
 
 
 def run_fid_reference(
-    generator_path: str, features_path: str, dataset_path: str, n: int, seed: int, batch: int, out: str
+    generator_path: str,
+    features_path: str,
+    dataset_path: str,
+    n: int,
+    seed: int,
+    batch: int,
+    out: str,
 ) -> None:
     from idunlearn.backend import load_features, load_generator
     from idunlearn.io import write_npz
     from idunlearn.world.build import training_split
 
     real = training_split(dataset_path)["images"]
-    stats = fid_reference(load_generator(generator_path), real, load_features(features_path), n, seed, batch)
+    stats = fid_reference(
+        load_generator(generator_path), real, load_features(features_path), n, seed, batch
+    )
     write_npz(out, **stats)
 
 
@@ -185,9 +201,7 @@ def aggregate(records: list[str], aliases: dict[str, str], out: str) -> None:
 
     table = pd.DataFrame([read_json(path) for path in records])
     table["run"] = table["method"]
-    extra = [
-        table[table["method"] == run].assign(method=name) for name, run in aliases.items()
-    ]
+    extra = [table[table["method"] == run].assign(method=name) for name, run in aliases.items()]
     table = pd.concat([table, *extra], ignore_index=True)
     table = table[["scenario", "identity", "method", "run", *METRIC_COLUMNS]]
     table = table.sort_values(["scenario", "method", "identity"], kind="stable")

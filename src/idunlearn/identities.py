@@ -39,7 +39,7 @@ def select_identities(
     image 0 is the source and whose other images give ID_others."""
     rows = []
     for k, name in enumerate(identity_names("random", counts.get("random", 0))):
-        rows.append([ "random", name, -1, -1, "", derive_seed(seed, "random", k)])
+        rows.append(["random", name, -1, -1, "", derive_seed(seed, "random", k)])
     for scenario, pool in (("ind", ~heldout), ("ood", heldout)):
         rng = np.random.default_rng(derive_seed(seed, "select", scenario))
         chosen = _pick(identity[pool], counts.get(scenario, 0), rng, scenario)

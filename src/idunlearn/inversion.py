@@ -100,7 +100,9 @@ def run_invert(
     generator = load_generator(generator_path)
     frontal = generator.frontal_camera(1)
     if scenario == "random":
-        z = torch.randn(1, generator.z_dim, generator=torch.Generator().manual_seed(int(row.z_seed)))
+        z = torch.randn(
+            1, generator.z_dim, generator=torch.Generator().manual_seed(int(row.z_seed))
+        )
         with torch.no_grad():
             w_u = generator.mapping(z, frontal)
             source = generator.synthesis(w_u, frontal)["image"]
@@ -112,7 +114,9 @@ def run_invert(
         images = to_tensor(to_float_images(data["images"][indices]))
         cameras = to_tensor(data["yaw"][indices])[:, None]
         encoder = load_inversion_encoder(encoder_path, generator)
-        ws = invert(generator, encoder, images, cameras, load_lpips(lpips_net, lpips_random), config)
+        ws = invert(
+            generator, encoder, images, cameras, load_lpips(lpips_net, lpips_random), config
+        )
         state = {
             "w_u": ws[0],
             "w_others": ws[1:],

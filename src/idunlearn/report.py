@@ -488,7 +488,10 @@ def qualitative_figure(
         identities = pick_identities(metrics, scenario, methods, max_identities)
         rows = []
         for identity in identities:
-            strips = [read_strip(strip_path(metrics, evaluate_dir, scenario, identity, m)) for m in methods]
+            strips = [
+                read_strip(strip_path(metrics, evaluate_dir, scenario, identity, m))
+                for m in methods
+            ]
             row = [strips[0]["source"], strips[0]["before"]]
             rows.append(row + [strip[tile] for strip in strips for tile in ("target", "after")])
         if rows:
@@ -519,7 +522,9 @@ def d_ablation_figure(
     titles = ["source / before", *(method_label(m) for m in methods)]
     rows, labels = [], []
     for identity in identities:
-        strips = [read_strip(strip_path(metrics, evaluate_dir, scenario, identity, m)) for m in methods]
+        strips = [
+            read_strip(strip_path(metrics, evaluate_dir, scenario, identity, m)) for m in methods
+        ]
         rows.append([strips[0]["source"], *(strip["target"] for strip in strips)])
         rows.append([strips[0]["before"], *(strip["after"] for strip in strips)])
         labels += [f"{identity}\ntarget", f"{identity}\nafter"]

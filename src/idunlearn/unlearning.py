@@ -95,7 +95,9 @@ def run_unlearn(
     dev = resolve_device(device)
     targets = load_checkpoint(target_path, TARGET_KIND)["state_dict"]
     if method.target_key not in targets:
-        raise ValueError(f"target {method.target_key!r} of method {method_name!r} not in {target_path}")
+        raise ValueError(
+            f"target {method.target_key!r} of method {method_name!r} not in {target_path}"
+        )
     w_u = load_checkpoint(inversion_path, INVERSION_KIND)["state_dict"]["w_u"].to(dev)
     g_s = load_generator(generator_path).to(dev)
     g_u, history = unlearn(

@@ -140,9 +140,7 @@ class SyntheticGenerator(GeneratorAdapter):
         return {"image": self.head_forward(features, ws, camera), "features": features}
 
     def trainable_names(self) -> list[str]:
-        return [
-            n for n, _ in self.named_parameters() if n.startswith(("project", "backbone."))
-        ]
+        return [n for n, _ in self.named_parameters() if n.startswith(("project", "backbone."))]
 
     def sample_train_cameras(self, n: int, generator: torch.Generator) -> torch.Tensor:
         u = torch.rand(n, 1, generator=generator)

@@ -10,10 +10,19 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
+import pandas as pd
 import torch
 
+from idunlearn.backend import load_embedder, load_features, load_generator
+from idunlearn.checkpoints import load_checkpoint
 from idunlearn.generators.base import GeneratorAdapter
+from idunlearn.inversion import INVERSION_KIND
+from idunlearn.io import atomic_path, read_json, read_npz, write_json, write_npz
 from idunlearn.metrics import feature_statistics, frechet_distance, identity_similarity
+from idunlearn.targets import TARGET_KIND
+from idunlearn.unlearning import load_unlearned
+from idunlearn.visual import save_strip
+from idunlearn.world.build import training_split
 
 Images = Callable[[torch.Tensor], torch.Tensor]
 YAW_FID_RANGE = float(np.pi / 12)  # FID cameras: yaw ~ U(-pi/12, pi/12), as in the paper
@@ -120,9 +129,6 @@ def run_fid_reference(
     batch: int,
     out: str,
 ) -> None:
-    from idunlearn.backend import load_features, load_generator
-    from idunlearn.io import write_npz
-    from idunlearn.world.build import training_split
 
     real = training_split(dataset_path)["images"]
     stats = fid_reference(
@@ -146,14 +152,6 @@ def run_evaluate(
     labels: dict[str, str],
 ) -> None:
     """Metrics of one run as JSON, and a [source, target, before, after] strip as PNG."""
-    from idunlearn.backend import load_embedder, load_features, load_generator
-    from idunlearn.checkpoints import load_checkpoint
-    from idunlearn.inversion import INVERSION_KIND
-    from idunlearn.io import read_npz, write_json
-    from idunlearn.targets import TARGET_KIND
-    from idunlearn.unlearning import load_unlearned
-    from idunlearn.visual import save_strip
-
     g_s = load_generator(generator_path)
     g_u = load_unlearned(generator_path, unlearned_path)
     inv = load_checkpoint(inversion_path, INVERSION_KIND)["state_dict"]
@@ -195,10 +193,6 @@ METRIC_COLUMNS = [
 
 def aggregate(records: list[str], aliases: dict[str, str], out: str) -> None:
     """One tidy CSV of all records; `aliases` maps extra method names to the run they share."""
-    import pandas as pd
-
-    from idunlearn.io import atomic_path, read_json
-
     table = pd.DataFrame([read_json(path) for path in records])
     table["run"] = table["method"]
     extra = [table[table["method"] == run].assign(method=name) for name, run in aliases.items()]

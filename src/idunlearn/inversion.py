@@ -14,8 +14,13 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from idunlearn.backend import load_generator, load_inversion_encoder, load_lpips
+from idunlearn.checkpoints import save_checkpoint
 from idunlearn.generators.base import GeneratorAdapter
+from idunlearn.identities import lookup, read_identities
 from idunlearn.losses import Perceptual
+from idunlearn.training import to_tensor
+from idunlearn.world.dataset import load_dataset, to_float_images
 
 Encoder = Callable[[torch.Tensor], torch.Tensor]  # images [B, 3, H, W] -> W+ [B, num_ws, w_dim]
 
@@ -90,12 +95,6 @@ def run_invert(
     Random: w_u = mapping(z) and its frontal image is the source. InD / OOD: the
     source photo and the other photos are inverted from their dataset cameras.
     """
-    from idunlearn.backend import load_generator, load_inversion_encoder, load_lpips
-    from idunlearn.checkpoints import save_checkpoint
-    from idunlearn.identities import lookup, read_identities
-    from idunlearn.training import to_tensor
-    from idunlearn.world.dataset import load_dataset, to_float_images
-
     row = lookup(read_identities(identities_path), scenario, identity)
     generator = load_generator(generator_path)
     frontal = generator.frontal_camera(1)

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import torch
 
+from idunlearn.backend import load_generator
+from idunlearn.checkpoints import load_checkpoint, save_checkpoint
+from idunlearn.inversion import INVERSION_KIND
+
 
 def ufo_target(w_u: torch.Tensor, w_avg: torch.Tensor, d: float) -> torch.Tensor:
     """w_t = w_avg - d * (w_u - w_avg) / ||w_u - w_avg||_F, the norm taken over all of W+.
@@ -31,10 +35,6 @@ TARGET_KIND = "targets"
 
 def run_target(inversion_path: str, generator_path: str, keys: list[str], out: str) -> None:
     """All target latents an identity's methods need, keyed `average` / `ufo_d{d}`."""
-    from idunlearn.backend import load_generator
-    from idunlearn.checkpoints import load_checkpoint, save_checkpoint
-    from idunlearn.inversion import INVERSION_KIND
-
     w_u = load_checkpoint(inversion_path, INVERSION_KIND)["state_dict"]["w_u"]
     w_avg = load_generator(generator_path).w_avg.detach()
     targets = {}

@@ -12,8 +12,13 @@ from dataclasses import dataclass
 import torch
 from tqdm import tqdm
 
+from idunlearn.backend import load_embedder, load_generator, load_lpips
+from idunlearn.checkpoints import load_checkpoint, save_checkpoint
 from idunlearn.generators.base import GeneratorAdapter
+from idunlearn.inversion import INVERSION_KIND
 from idunlearn.losses import Embedder, LossConfig, Perceptual, draw_step, step_loss
+from idunlearn.methods import get_method
+from idunlearn.targets import TARGET_KIND
 
 
 @dataclass(frozen=True)
@@ -85,12 +90,6 @@ def run_unlearn(
     out: str,
 ) -> None:
     """Unlearn one identity with one method; save only the trained parameters."""
-    from idunlearn.backend import load_embedder, load_generator, load_lpips
-    from idunlearn.checkpoints import load_checkpoint, save_checkpoint
-    from idunlearn.inversion import INVERSION_KIND
-    from idunlearn.methods import get_method
-    from idunlearn.targets import TARGET_KIND
-
     method = get_method(method_config, method_name)
     dev = resolve_device(device)
     targets = load_checkpoint(target_path, TARGET_KIND)["state_dict"]
@@ -116,9 +115,6 @@ def run_unlearn(
 
 def load_unlearned(generator_path: str, unlearned_path: str) -> GeneratorAdapter:
     """G_u = the pretrained file with the unlearned trainable parameters put back."""
-    from idunlearn.backend import load_generator
-    from idunlearn.checkpoints import load_checkpoint
-
     g_u = load_generator(generator_path)
     g_u.load_trainable_state_dict(load_checkpoint(unlearned_path, UNLEARNED_KIND)["state_dict"])
     return g_u

@@ -1,0 +1,76 @@
+"""Benchmark: wall time of a whole workflow run and the per-rule job times.
+
+    python bench/workflow_timings.py --configfile tests/config/config.yaml   # run, then report
+    python bench/workflow_timings.py --benchmarks benchmarks                  # report a past run
+
+A run happens in a fresh temporary directory (nothing cached), with --cores.
+Per rule it prints the number of jobs, their summed and largest seconds, and
+their peak memory, from Snakemake's `benchmark:` files.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import click
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def rule_table(benchmarks: Path) -> pd.DataFrame:
+    rows = []
+    for path in sorted(benchmarks.rglob("*.tsv")):
+        rule = path.relative_to(benchmarks).parts[0].removesuffix(".tsv")
+        record = pd.read_csv(path, sep="\t").iloc[-1]
+        rows.append({"rule": rule, "s": float(record["s"]), "max_rss_mb": record["max_rss"]})
+    if not rows:
+        raise click.ClickException(f"no benchmark files under {benchmarks}")
+    table = pd.DataFrame(rows).replace("-", float("nan"))
+    table["max_rss_mb"] = pd.to_numeric(table["max_rss_mb"])
+    return table.groupby("rule").agg(
+        jobs=("s", "size"), total_s=("s", "sum"), max_s=("s", "max"), peak_mb=("max_rss_mb", "max")
+    )
+
+
+@click.command()
+@click.option("--configfile", type=click.Path(exists=True, dir_okay=False), help="run this config")
+@click.option("--cores", type=click.IntRange(min=1), default=2, show_default=True)
+@click.option(
+    "--benchmarks",
+    type=click.Path(exists=True, file_okay=False),
+    help="report an existing benchmarks/ folder instead of running",
+)
+def main(configfile: str | None, cores: int, benchmarks: str | None) -> None:
+    """Time a workflow run (or read a past one) and print per-rule figures."""
+    if benchmarks is None:
+        if configfile is None:
+            raise click.UsageError("give --configfile to run, or --benchmarks to report")
+        workdir = Path(tempfile.mkdtemp(prefix="idunlearn-bench-"))
+        command = [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "-s",
+            str(ROOT / "Snakefile"),
+            "--configfile",
+            str(Path(configfile).resolve()),
+            "--cores",
+            str(cores),
+            "-q",
+        ]
+        start = time.perf_counter()
+        subprocess.run(command, cwd=workdir, check=True)
+        click.echo(f"wall time: {time.perf_counter() - start:.0f} s ({cores} cores) in {workdir}")
+        benchmarks = str(workdir / "benchmarks")
+    table = rule_table(Path(benchmarks))
+    click.echo(table.round(1).to_string())
+    click.echo(f"summed job time: {table['total_s'].sum():.0f} s")
+
+
+if __name__ == "__main__":
+    main()

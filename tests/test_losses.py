@@ -4,9 +4,10 @@ from pathlib import Path
 
 import pytest
 import torch
-from tiny import TinyGenerator, flat_embed, squared_perceptual
 
 from idunlearn.losses import LossConfig, StepDraws, draw_step, local_terms, step_loss
+
+from tiny import TinyGenerator, flat_embed, squared_perceptual
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -1,7 +1,6 @@
 import numpy as np
 import pytest
 import torch
-from tiny import TinyGenerator, flat_embed
 
 from idunlearn.metrics import (
     feature_statistics,
@@ -11,6 +10,8 @@ from idunlearn.metrics import (
     roc_auc,
     verification_auc,
 )
+
+from tiny import TinyGenerator, flat_embed
 
 
 def test_frechet_distance_closed_form():

@@ -87,7 +87,12 @@ class SlurmJob:
 
 
 def tail(text: str, lines: int = 60) -> str:
-    return "\n".join(text.splitlines()[-lines:])
+    """The part of a Snakemake log worth showing: from its first error on, else its end."""
+    all_lines = text.splitlines()
+    first_error = next((i for i, ln in enumerate(all_lines) if "Error in rule" in ln), None)
+    if first_error is not None:
+        return "\n".join(all_lines[first_error : first_error + 2 * lines])
+    return "\n".join(all_lines[-lines:])
 
 
 def slurm_problem() -> str | None:
@@ -233,7 +238,7 @@ def assert_same_outputs(got: Path, expected: Path) -> None:
 @pytest.fixture(scope="module")
 def local_run(tmp_path_factory) -> Run:
     work = copy_repo(tmp_path_factory.mktemp("local") / "repo")
-    run = snakemake(work, ["--cores", str(LOCAL_CORES), *COMMON_ARGS])
+    run = snakemake(work, ["--cores", str(LOCAL_CORES), "--show-failed-logs", *COMMON_ARGS])
     assert run.returncode == 0, f"local run failed:\n{tail(run.log)}"
     return run
 

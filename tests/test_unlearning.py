@@ -1,11 +1,12 @@
 import pytest
 import torch
-from tiny import flat_embed, squared_perceptual
 
 from idunlearn.checkpoints import load_checkpoint, save_checkpoint
 from idunlearn.generators.synthetic import SyntheticGenerator
 from idunlearn.losses import LossConfig
 from idunlearn.unlearning import UnlearnSchedule, unlearn
+
+from tiny import flat_embed, squared_perceptual
 
 
 def small_generator() -> SyntheticGenerator:

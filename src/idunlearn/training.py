@@ -6,6 +6,7 @@ the same config gives the same weights on a CPU.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -39,9 +40,16 @@ def batches(n: int, schedule: Schedule, generator: torch.Generator) -> Iterator[
 def cosine_lr(
     optimizer: torch.optim.Optimizer, schedule: Schedule
 ) -> torch.optim.lr_scheduler.LRScheduler:
-    return torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=schedule.lr, total_steps=schedule.steps, pct_start=0.05
-    )
+    """Linear warm-up over the first 5% of the steps, then a cosine decay to zero."""
+    warmup = max(1, schedule.steps // 20)
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        progress = (step - warmup) / max(1, schedule.steps - warmup)
+        return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
 def progress(schedule: Schedule, name: str) -> tqdm:
@@ -138,38 +146,51 @@ def train_identity(
     return model.eval()
 
 
+def generator_bank(
+    generator_net: SyntheticGenerator, n: int, z_dim: int, generator: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """n fresh samples of the frozen generator and their W+ latents, made once."""
+    z = torch.randn(n, z_dim, generator=generator)
+    cams = generator_net.sample_train_cameras(n, generator) * 1.5
+    with torch.no_grad():
+        ws = generator_net.mapping(z)
+        images = torch.cat(
+            [
+                generator_net.synthesis(ws[s : s + 256], cams[s : s + 256])["image"]
+                for s in range(0, n, 256)
+            ]
+        )
+    return images, ws
+
+
 def train_encoder(
     images: torch.Tensor,  # dataset images of training identities
     codes: torch.Tensor,  # their renderer codes
-    yaw: torch.Tensor,  # their cameras
     generator_net: SyntheticGenerator,
     schedule: Schedule,
     seed: int,
 ) -> InversionEncoder:
     """Image -> W+ by regression on known latents.
 
-    Half of each batch are dataset images (latent = mapping of their codes), half
-    are fresh samples of the frozen generator, so the encoder also covers faces
-    outside the 500 training identities.
+    The training set is the dataset (latent = mapping of its codes) plus as
+    many fresh samples of the frozen generator, made once, so the encoder also
+    covers faces outside the training identities.
     """
     generator = torch.Generator().manual_seed(seed)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = InversionEncoder(generator_net.num_ws, generator_net.w_dim)
     w_avg = generator_net.w_avg.detach()
-    w_scale = float((generator_net.mapping(codes[:1024]) - w_avg).pow(2).mean())
+    with torch.no_grad():
+        data_ws = generator_net.mapping(codes)
+    bank_images, bank_ws = generator_bank(generator_net, len(images), codes.shape[1], generator)
+    all_images, all_ws = torch.cat([images, bank_images]), torch.cat([data_ws, bank_ws])
+    w_scale = float((all_ws - w_avg).pow(2).mean())
     optimizer = torch.optim.Adam(model.parameters(), lr=schedule.lr)
     scheduler = cosine_lr(optimizer, schedule)
-    half = schedule.batch_size // 2
     bar = progress(schedule, "train_encoder")
-    for _, idx in zip(bar, batches(len(images), schedule, generator), strict=True):
-        with torch.no_grad():
-            z = torch.randn(half, codes.shape[1], generator=generator)
-            cam = generator_net.sample_train_cameras(half, generator) * 1.5
-            fake = generator_net.generate(z, cam)
-            x = torch.cat([images[idx[:half]], fake])
-            target = generator_net.mapping(torch.cat([codes[idx[:half]], z]))
-        loss = F.mse_loss(model(augment(x, generator), w_avg), target) / w_scale
+    for _, idx in zip(bar, batches(len(all_images), schedule, generator), strict=True):
+        loss = F.mse_loss(model(augment(all_images[idx], generator), w_avg), all_ws[idx]) / w_scale
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

@@ -57,7 +57,7 @@ def build_identity(dataset: str, out: str, role: str, schedule: Schedule, seed: 
 def build_encoder(dataset: str, generator: str, out: str, schedule: Schedule, seed: int) -> None:
     split = training_split(dataset)
     model = train_encoder(
-        split["images"], split["codes"], split["yaw"], load_generator(generator), schedule, seed
+        split["images"], split["codes"], load_generator(generator), schedule, seed
     )
     save_module(out, ENCODER_KIND, model, meta={"seed": seed})
 

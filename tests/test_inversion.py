@@ -1,0 +1,54 @@
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from idunlearn.generators.synthetic import SyntheticGenerator
+from idunlearn.inversion import InversionConfig, invert
+from idunlearn.training import Schedule, train_encoder, train_generator
+from idunlearn.world import renderer
+
+from tiny import squared_perceptual
+
+
+def tiny_world(n_identities=6, per_identity=4):
+    rng = np.random.default_rng(0)
+    identity = np.repeat(renderer.sample_identity_codes(n_identities, rng), per_identity, 0)
+    nuisance = renderer.sample_nuisance_codes(len(identity), rng)
+    yaw = rng.uniform(-0.3, 0.3, len(identity)).astype(np.float32)
+    images = torch.from_numpy(renderer.render(identity, nuisance, yaw))
+    codes = torch.from_numpy(np.concatenate([identity, nuisance], 1))
+    return images, codes, torch.from_numpy(yaw)[:, None]
+
+
+def test_encoder_then_optimisation_reconstructs_better_than_the_encoder_alone():
+    torch.manual_seed(0)
+    images, codes, yaw = tiny_world()
+    generator = train_generator(images, codes, yaw, Schedule(40, 8, 3e-3), seed=0, w_norm=50.0)
+    encoder_net = train_encoder(images, codes, generator, Schedule(20, 8, 1e-3), seed=0)
+    encoder = lambda x: encoder_net(x, generator.w_avg)  # noqa: E731
+    config = InversionConfig("optimisation", steps=30, lr=0.05, lpips_weight=1.0)
+    targets, cams = images[:4], yaw[:4]
+    by_encoder = InversionConfig("encoder")
+    w_enc = invert(generator, encoder, targets, cams, squared_perceptual, by_encoder)
+    w_opt = invert(generator, encoder, targets, cams, squared_perceptual, config)
+    assert w_opt.shape == (4, generator.num_ws, generator.w_dim)
+    with torch.no_grad():
+        err_enc = F.mse_loss(generator.synthesis(w_enc, cams)["image"], targets)
+        err_opt = F.mse_loss(generator.synthesis(w_opt, cams)["image"], targets)
+    assert err_opt < 0.95 * err_enc
+    # the generator's weights are not touched by inversion
+    assert all(not p.requires_grad for p in generator.parameters())
+
+
+def test_trained_generator_tracks_w_avg_and_has_the_configured_scale():
+    images, codes, yaw = tiny_world()
+    generator = train_generator(images, codes, yaw, Schedule(10, 8, 3e-3), seed=1, w_norm=20.0)
+    ws = generator.mapping(torch.randn(512, codes.shape[1]))
+    assert (ws - generator.w_avg).flatten(1).norm(dim=1).median().item() == pytest_approx(20.0)
+    assert isinstance(generator, SyntheticGenerator)
+
+
+def pytest_approx(value):
+    import pytest
+
+    return pytest.approx(value, rel=0.15)

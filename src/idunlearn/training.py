@@ -7,8 +7,9 @@ the same config gives the same weights on a CPU.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 import torch
@@ -18,12 +19,21 @@ from tqdm import tqdm
 from idunlearn.generators.synthetic import SyntheticGenerator
 from idunlearn.nets.cnn import ArcMarginHead, FeatureNet, IdentityNet, InversionEncoder
 
+T = TypeVar("T")
+
 
 @dataclass(frozen=True)
 class Schedule:
     steps: int
     batch_size: int
     lr: float
+
+
+def seeded(seed: int, build: Callable[[], T]) -> T:
+    """Build networks with initial weights drawn from `seed`, leaving the global RNG as it was."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return build()
 
 
 def batches(n: int, schedule: Schedule, generator: torch.Generator) -> Iterator[torch.Tensor]:
@@ -54,6 +64,26 @@ def cosine_lr(
 
 def progress(schedule: Schedule, name: str) -> tqdm:
     return tqdm(range(schedule.steps), desc=name, mininterval=5.0, ascii=True)
+
+
+def fit(
+    optimizer: torch.optim.Optimizer,
+    schedule: Schedule,
+    n: int,
+    generator: torch.Generator,
+    name: str,
+    loss_of: Callable[[torch.Tensor], torch.Tensor],
+) -> None:
+    """The one training loop: batches of indices, Adam step, LR schedule, progress bar."""
+    scheduler = cosine_lr(optimizer, schedule)
+    bar = progress(schedule, name)
+    for _, idx in zip(bar, batches(n, schedule, generator), strict=True):
+        loss = loss_of(idx)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        scheduler.step()
+        bar.set_postfix(loss=f"{loss.item():.4f}", refresh=False)
 
 
 def augment(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
@@ -93,23 +123,17 @@ def train_generator(
     which adversarial training at this budget does not.
     """
     generator = torch.Generator().manual_seed(seed)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        model = SyntheticGenerator(z_dim=codes.shape[1])
+    model = seeded(seed, lambda: SyntheticGenerator(z_dim=codes.shape[1]))
     optimizer = torch.optim.Adam(model.parameters(), lr=schedule.lr, betas=(0.9, 0.99))
-    scheduler = cosine_lr(optimizer, schedule)
-    bar = progress(schedule, "train_generator")
-    for _, idx in zip(bar, batches(len(images), schedule, generator), strict=True):
+
+    def loss_of(idx: torch.Tensor) -> torch.Tensor:
         ws = model.mapping(codes[idx])
         fake = model.synthesis(ws, yaw[idx])["image"]
-        loss = F.l1_loss(fake, images[idx]) + image_gradient_l1(fake, images[idx])
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        scheduler.step()
-        with torch.no_grad():
+        with torch.no_grad():  # w_avg tracks the mapping's outputs, as StyleGAN's does
             model.w_avg_buffer.lerp_(ws[:, 0].mean(0), 1 - w_avg_beta)
-        bar.set_postfix(loss=f"{loss.item():.4f}", refresh=False)
+        return F.l1_loss(fake, images[idx]) + image_gradient_l1(fake, images[idx])
+
+    fit(optimizer, schedule, len(images), generator, "train_generator", loss_of)
     model.eval()
     model.rescale_w(w_norm, torch.randn(4096, codes.shape[1], generator=generator))
     return model
@@ -126,23 +150,22 @@ def train_identity(
 ) -> IdentityNet:
     """Identity embeddings with the additive angular margin (ArcFace) loss."""
     generator = torch.Generator().manual_seed(seed)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        model = IdentityNet(arch=arch, width=width, embed_dim=embed_dim)
-        head = ArcMarginHead(embed_dim, int(labels.max()) + 1)
+    model, head = seeded(
+        seed,
+        lambda: (
+            IdentityNet(arch=arch, width=width, embed_dim=embed_dim),
+            ArcMarginHead(embed_dim, int(labels.max()) + 1),
+        ),
+    )
     params = list(model.parameters()) + list(head.parameters())
     optimizer = torch.optim.Adam(params, lr=schedule.lr, weight_decay=5e-4)
-    scheduler = cosine_lr(optimizer, schedule)
     model.train()
-    bar = progress(schedule, f"train_identity[{arch}]")
-    for _, idx in zip(bar, batches(len(images), schedule, generator), strict=True):
+
+    def loss_of(idx: torch.Tensor) -> torch.Tensor:
         logits = head(model(augment(images[idx], generator)), labels[idx])
-        loss = F.cross_entropy(logits, labels[idx])
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        scheduler.step()
-        bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
+        return F.cross_entropy(logits, labels[idx])
+
+    fit(optimizer, schedule, len(images), generator, f"train_identity[{arch}]", loss_of)
     return model.eval()
 
 
@@ -177,9 +200,7 @@ def train_encoder(
     covers faces outside the training identities.
     """
     generator = torch.Generator().manual_seed(seed)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        model = InversionEncoder(generator_net.num_ws, generator_net.w_dim)
+    model = seeded(seed, lambda: InversionEncoder(generator_net.num_ws, generator_net.w_dim))
     w_avg = generator_net.w_avg.detach()
     with torch.no_grad():
         data_ws = generator_net.mapping(codes)
@@ -187,15 +208,12 @@ def train_encoder(
     all_images, all_ws = torch.cat([images, bank_images]), torch.cat([data_ws, bank_ws])
     w_scale = float((all_ws - w_avg).pow(2).mean())
     optimizer = torch.optim.Adam(model.parameters(), lr=schedule.lr)
-    scheduler = cosine_lr(optimizer, schedule)
-    bar = progress(schedule, "train_encoder")
-    for _, idx in zip(bar, batches(len(all_images), schedule, generator), strict=True):
-        loss = F.mse_loss(model(augment(all_images[idx], generator), w_avg), all_ws[idx]) / w_scale
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        scheduler.step()
-        bar.set_postfix(loss=f"{loss.item():.4f}", refresh=False)
+
+    def loss_of(idx: torch.Tensor) -> torch.Tensor:
+        predicted = model(augment(all_images[idx], generator), w_avg)
+        return F.mse_loss(predicted, all_ws[idx]) / w_scale
+
+    fit(optimizer, schedule, len(all_images), generator, "train_encoder", loss_of)
     return model.eval()
 
 
@@ -207,19 +225,13 @@ def train_features(
 ) -> FeatureNet:
     """A feature space for Frechet distances that sees every factor of a face."""
     generator = torch.Generator().manual_seed(seed)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        model = FeatureNet(targets.shape[1])
+    model = seeded(seed, lambda: FeatureNet(targets.shape[1]))
     optimizer = torch.optim.Adam(model.parameters(), lr=schedule.lr)
-    scheduler = cosine_lr(optimizer, schedule)
-    bar = progress(schedule, "train_features")
-    for _, idx in zip(bar, batches(len(images), schedule, generator), strict=True):
-        loss = F.mse_loss(model(augment(images[idx], generator)), targets[idx])
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        scheduler.step()
-        bar.set_postfix(loss=f"{loss.item():.4f}", refresh=False)
+
+    def loss_of(idx: torch.Tensor) -> torch.Tensor:
+        return F.mse_loss(model(augment(images[idx], generator)), targets[idx])
+
+    fit(optimizer, schedule, len(images), generator, "train_features", loss_of)
     return model.eval()
 
 

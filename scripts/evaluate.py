@@ -10,8 +10,7 @@ from idunlearn.evaluation import run_evaluate
 @click.option("--generator", type=click.Path(dir_okay=False), required=True, help="G_s checkpoint")
 @click.option("--unlearned", type=click.Path(dir_okay=False), required=True)
 @click.option("--inversion", type=click.Path(dir_okay=False), required=True)
-@click.option("--targets", type=click.Path(dir_okay=False), required=True)
-@click.option("--target-key", required=True, help="which target the method used")
+@click.option("--target", type=click.Path(dir_okay=False), required=True, help="w_t file")
 @click.option(
     "--eval-identity",
     type=click.Path(dir_okay=False),
@@ -34,8 +33,7 @@ def main(
     generator,
     unlearned,
     inversion,
-    targets,
-    target_key,
+    target,
     eval_identity,
     features,
     reference,
@@ -51,8 +49,7 @@ def main(
         generator,
         unlearned,
         inversion,
-        targets,
-        target_key,
+        target,
         eval_identity,
         features,
         reference,

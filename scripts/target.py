@@ -1,4 +1,4 @@
-"""Compute one identity's target latents: w_avg and UFO targets at each configured d."""
+"""Compute one identity's target latent for one target key: w_avg or UFO at distance d."""
 
 import click
 
@@ -9,12 +9,12 @@ from idunlearn.targets import run_target
 @click.command()
 @click.option("--inversion", type=click.Path(dir_okay=False), required=True)
 @click.option("--generator", type=click.Path(dir_okay=False), required=True)
-@click.option("--keys", required=True, help="comma-separated: average, ufo_d30, ...")
+@click.option("--key", required=True, help="average, or ufo_d<d> such as ufo_d30 or ufo_d-15")
 @click.option("--out", type=click.Path(dir_okay=False), required=True)
 @step
-def main(inversion, generator, keys, out):
+def main(inversion, generator, key, out):
     """w_t = w_avg - d (w_u - w_avg) / ||w_u - w_avg||_F (UFO), or w_avg (baseline)."""
-    run_target(inversion, generator, [k for k in keys.split(",") if k], out)
+    run_target(inversion, generator, key, out)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ from idunlearn.unlearning import UnlearnSchedule, run_unlearn
 @click.command()
 @click.option("--generator", type=click.Path(dir_okay=False), required=True, help="G_s checkpoint")
 @click.option("--inversion", type=click.Path(dir_okay=False), required=True, help="w_u file")
-@click.option("--targets", type=click.Path(dir_okay=False), required=True, help="target latents")
+@click.option("--target", type=click.Path(dir_okay=False), required=True, help="w_t file")
 @click.option(
     "--loss-identity",
     type=click.Path(dir_okay=False),
@@ -38,7 +38,7 @@ from idunlearn.unlearning import UnlearnSchedule, run_unlearn
 def main(
     generator,
     inversion,
-    targets,
+    target,
     loss_identity,
     method,
     methods_json,
@@ -55,7 +55,7 @@ def main(
     run_unlearn(
         generator,
         inversion,
-        targets,
+        target,
         loss_identity,
         method,
         json.loads(methods_json),

@@ -307,12 +307,13 @@ def cancel_running_job(proc: subprocess.Popen, log_path: Path, rule: str) -> Slu
     pytest.fail(f"the run ended before a {rule} job could be cancelled:\n{log}")
 
 
-def test_scancel_then_rerun_resumes(local_run: Run, slurm_run: Run, tmp_path_factory, capsys):
+def test_scancel_then_rerun_resumes(local_run: Run, slurm_run: Run, capsys) -> None:
     # Start from the finished SLURM run without the outputs of REDO_JOBS jobs of CANCEL_RULE
     # and of all that depends on them (what --forcerun would redo): the runs below redo
-    # just those jobs. A job is known by its log file.
-    work = tmp_path_factory.mktemp("resume") / "repo"
-    shutil.copytree(slurm_run.workdir, work, symlinks=True)
+    # just those jobs. A job is known by its log file. In the SLURM run's own directory (so
+    # after the test above): in a copy, the rules' absolute script paths (params) would
+    # differ and Snakemake would redo everything.
+    work = slurm_run.workdir
     jobs: dict[str, list[str]] = {}
     for row in output_summary(work):
         if row["rule"] == CANCEL_RULE:
@@ -328,6 +329,8 @@ def test_scancel_then_rerun_resumes(local_run: Run, slurm_run: Run, tmp_path_fac
     victim = cancel_running_job(proc, log_path, CANCEL_RULE)
     first = finish(work, proc, log_path, t0)
     assert first.returncode != 0, f"snakemake exited 0 after scancel:\n{tail(first.log)}"
+    planned = job_stats(first.log)
+    assert planned[CANCEL_RULE] == REDO_JOBS, f"the run planned more than intended: {planned}"
     jobs1 = {j.job_id: j for j in slurm_jobs(first.slurm_run_id)}
     assert jobs1[victim.job_id].state == "CANCELLED"
     completed1 = {j.key for j in jobs1.values() if j.state == "COMPLETED"}
@@ -347,12 +350,12 @@ def test_scancel_then_rerun_resumes(local_run: Run, slurm_run: Run, tmp_path_fac
     assert not keys2 & completed1, f"the rerun redid finished jobs: {keys2 & completed1}"
     touched = [f for f, mtime in finished.items() if (work / f).stat().st_mtime_ns != mtime]
     assert not touched, f"the rerun rewrote finished outputs: {touched}"
-    assert_same_outputs(work, local_run.workdir)
 
     with capsys.disabled():
         print(
             f"\nSLURM resume test: cancelled {victim.rule} job {victim.job_id}; "
             f"first run {first.seconds:.0f} s (exit {first.returncode}, "
-            f"{len(completed1)} jobs completed), rerun {second.seconds:.0f} s "
+            f"{len(completed1)} SLURM jobs completed), rerun {second.seconds:.0f} s "
             f"({len(keys2)} SLURM jobs)"
         )
+    assert_same_outputs(work, local_run.workdir)

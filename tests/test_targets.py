@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from idunlearn.targets import target_latent, ufo_target
+from idunlearn.targets import target_for_key, target_latent, ufo_target
 
 
 def test_ufo_extrapolates_by_d_along_the_identity_direction():
@@ -33,3 +33,13 @@ def test_target_kinds():
     assert torch.equal(target_latent(w_u, w_avg, "average", 30.0), w_avg)
     with pytest.raises(ValueError, match="unknown target kind 'nope'"):
         target_latent(w_u, w_avg, "nope", 1.0)
+
+
+def test_target_keys_name_the_target():
+    w_avg = torch.zeros(2, 2)
+    w_u = torch.tensor([[3.0, 0.0], [0.0, 4.0]])
+    assert torch.equal(target_for_key(w_u, w_avg, "average"), w_avg)
+    assert torch.allclose(target_for_key(w_u, w_avg, "ufo_d-15"), ufo_target(w_u, w_avg, -15.0))
+    assert torch.allclose(target_for_key(w_u, w_avg, "ufo_d2.5"), ufo_target(w_u, w_avg, 2.5))
+    with pytest.raises(ValueError, match="unknown target key 'ufo_dx'"):
+        target_for_key(w_u, w_avg, "ufo_dx")

@@ -19,7 +19,7 @@ from idunlearn.generators.base import GeneratorAdapter
 from idunlearn.inversion import INVERSION_KIND
 from idunlearn.io import atomic_path, read_json, read_npz, write_json, write_npz
 from idunlearn.metrics import feature_statistics, frechet_distance, identity_similarity
-from idunlearn.targets import TARGET_KIND
+from idunlearn.targets import load_target
 from idunlearn.unlearning import load_unlearned
 from idunlearn.visual import save_strip
 from idunlearn.world.build import training_split
@@ -142,7 +142,6 @@ def run_evaluate(
     unlearned_path: str,
     inversion_path: str,
     target_path: str,
-    target_key: str,
     eval_identity_path: str,
     features_path: str,
     reference_path: str,
@@ -155,7 +154,7 @@ def run_evaluate(
     g_s = load_generator(generator_path)
     g_u = load_unlearned(generator_path, unlearned_path)
     inv = load_checkpoint(inversion_path, INVERSION_KIND)["state_dict"]
-    w_t = load_checkpoint(target_path, TARGET_KIND)["state_dict"][target_key]
+    w_t = load_target(target_path)
     metrics = evaluate(
         g_s,
         g_u,

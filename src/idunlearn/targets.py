@@ -30,19 +30,29 @@ def target_latent(w_u: torch.Tensor, w_avg: torch.Tensor, kind: str, d: float) -
     raise ValueError(f"unknown target kind {kind!r} (expected 'average' or 'ufo')")
 
 
-TARGET_KIND = "targets"
+TARGET_KIND = "target"
 
 
-def run_target(inversion_path: str, generator_path: str, keys: list[str], out: str) -> None:
-    """All target latents an identity's methods need, keyed `average` / `ufo_d{d}`."""
+def target_for_key(w_u: torch.Tensor, w_avg: torch.Tensor, key: str) -> torch.Tensor:
+    """The target a method names by key: `average`, or `ufo_d{d}` (e.g. ufo_d30, ufo_d-15)."""
+    if key == "average":
+        return target_latent(w_u, w_avg, "average", 0.0)
+    if key.startswith("ufo_d"):
+        try:
+            d = float(key[len("ufo_d") :])
+        except ValueError:
+            d = None
+        if d is not None:
+            return target_latent(w_u, w_avg, "ufo", d)
+    raise ValueError(f"unknown target key {key!r} (expected 'average' or 'ufo_d<number>')")
+
+
+def run_target(inversion_path: str, generator_path: str, key: str, out: str) -> None:
+    """One identity's target latent w_t for one target key."""
     w_u = load_checkpoint(inversion_path, INVERSION_KIND)["state_dict"]["w_u"]
     w_avg = load_generator(generator_path).w_avg.detach()
-    targets = {}
-    for key in keys:
-        if key == "average":
-            targets[key] = target_latent(w_u, w_avg, "average", 0.0)
-        elif key.startswith("ufo_d"):
-            targets[key] = target_latent(w_u, w_avg, "ufo", float(key[len("ufo_d") :]))
-        else:
-            raise ValueError(f"unknown target key {key!r}")
-    save_checkpoint(out, TARGET_KIND, targets, meta={"keys": keys})
+    save_checkpoint(out, TARGET_KIND, {"w_t": target_for_key(w_u, w_avg, key)}, meta={"key": key})
+
+
+def load_target(path: str) -> torch.Tensor:
+    return load_checkpoint(path, TARGET_KIND)["state_dict"]["w_t"]

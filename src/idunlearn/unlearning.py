@@ -18,7 +18,7 @@ from idunlearn.generators.base import GeneratorAdapter
 from idunlearn.inversion import INVERSION_KIND
 from idunlearn.losses import Embedder, LossConfig, Perceptual, draw_step, step_loss
 from idunlearn.methods import get_method
-from idunlearn.targets import TARGET_KIND
+from idunlearn.targets import load_target
 
 
 @dataclass(frozen=True)
@@ -92,17 +92,12 @@ def run_unlearn(
     """Unlearn one identity with one method; save only the trained parameters."""
     method = get_method(method_config, method_name)
     dev = resolve_device(device)
-    targets = load_checkpoint(target_path, TARGET_KIND)["state_dict"]
-    if method.target_key not in targets:
-        raise ValueError(
-            f"target {method.target_key!r} of method {method_name!r} not in {target_path}"
-        )
     w_u = load_checkpoint(inversion_path, INVERSION_KIND)["state_dict"]["w_u"].to(dev)
     g_s = load_generator(generator_path).to(dev)
     g_u, history = unlearn(
         g_s,
         w_u,
-        targets[method.target_key].to(dev),
+        load_target(target_path).to(dev),
         load_lpips(lpips_net, lpips_random).to(dev),
         load_embedder(loss_identity_path).to(dev),
         method.loss,

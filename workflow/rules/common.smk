@@ -8,12 +8,19 @@ from idunlearn.identities import SCENARIOS, identity_names
 from idunlearn.methods import all_methods, canonical_names
 from idunlearn.seeding import derive_seed
 
-
 validate(config, "../schemas/config.schema.yaml")
 
 SCRIPTS = Path(workflow.basedir) / "scripts"
 PAPER_NUMBERS = str(Path(workflow.basedir) / "config" / "paper_numbers.yaml")
 WORLD = "results/world"
+# The world keys the dataset depends on (not the networks' schedules).
+DATASET_KEYS = (
+    "num_identities",
+    "images_per_identity",
+    "num_heldout",
+    "heldout_images",
+    "yaw_range",
+)
 METHODS = all_methods(config)
 CANONICAL = canonical_names(config)
 TABLE_METHODS = list(config["methods"])
@@ -23,7 +30,8 @@ LPIPS_FLAGS = "--lpips-net {} {}".format(
     "--lpips-random" if config["lpips"]["random_backbone"] else "--lpips-pretrained",
 )
 METHODS_JSON = json.dumps(
-    {key: config.get(key, {}) for key in ("methods", "loss", "ablations")}, sort_keys=True
+    {key: config.get(key, {}) for key in ("methods", "loss", "ablations")},
+    sort_keys=True,
 )
 
 
@@ -32,6 +40,7 @@ wildcard_constraints:
     identity=r"[a-z]+\d+",
     method="|".join(re.escape(name) for name in sorted(METHODS, key=len, reverse=True)),
     role="loss|eval",
+    target=r"average|ufo_d-?[0-9.]+",
 
 
 def script_path(name):
@@ -73,11 +82,17 @@ def evaluation_records():
 
 def method_aliases():
     requested = {m for _, _, m in requested_runs()}
-    return [f"{name}={CANONICAL[name]}" for name in sorted(requested) if CANONICAL[name] != name]
+    return [
+        f"{name}={CANONICAL[name]}"
+        for name in sorted(requested)
+        if CANONICAL[name] != name
+    ]
 
 
-def target_keys():
-    return sorted({METHODS[name].target_key for name in CANONICAL.values()})
+def get_target(wildcards):
+    """The one target latent file a method needs (w_avg or UFO at its d)."""
+    key = METHODS[wildcards.method].target_key
+    return f"results/target/{wildcards.scenario}/{wildcards.identity}/{key}.pt"
 
 
 def table_names():

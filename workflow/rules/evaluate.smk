@@ -3,7 +3,7 @@ rule evaluate:
         generator=rules.train_generator.output,
         unlearned=rules.unlearn.output,
         inversion=rules.invert.output,
-        targets=rules.target.output,
+        target=get_target,
         eval_identity=f"{WORLD}/identity_eval.pt",
         features=rules.train_features.output,
         reference=rules.fid_reference.output,
@@ -14,19 +14,18 @@ rule evaluate:
         "logs/evaluate/{scenario}/{identity}/{method}.log",
     benchmark:
         "benchmarks/evaluate/{scenario}/{identity}/{method}.tsv"
+    conda:
+        "../../envs/torch.yaml"
     threads: config["threads"]
     resources:
         gpu=config["resources"]["gpu"],
     params:
         script=script_path("evaluate"),
-        key=lambda wc: METHODS[wc.method].target_key,
         batch=config["evaluation"]["batch_size"],
-    conda:
-        "../../envs/torch.yaml"
     shell:
         "python {params.script} --generator {input.generator}"
         " --unlearned {input.unlearned} --inversion {input.inversion}"
-        " --targets {input.targets} --target-key {params.key}"
+        " --target {input.target}"
         " --eval-identity {input.eval_identity} --features {input.features}"
         " --reference {input.reference} --batch-size {params.batch}"
         " --scenario {wildcards.scenario} --identity {wildcards.identity}"

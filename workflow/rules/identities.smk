@@ -7,12 +7,12 @@ rule select_identities:
         "logs/select_identities.log",
     benchmark:
         "benchmarks/select_identities.tsv"
+    conda:
+        "../../envs/torch.yaml"
     params:
         script=script_path("select_identities"),
         n=config["identities"],
         seed=seed_for("select_identities"),
-    conda:
-        "../../envs/torch.yaml"
     shell:
         "python {params.script} --dataset {input} --random {params.n[random]}"
         " --ind {params.n[ind]} --ood {params.n[ood]} --out {output} --seed {params.seed}"

@@ -10,13 +10,13 @@ rule invert:
         "logs/invert/{scenario}/{identity}.log",
     benchmark:
         "benchmarks/invert/{scenario}/{identity}.tsv"
+    conda:
+        "../../envs/torch.yaml"
     threads: config["threads"]
     params:
         script=script_path("invert"),
         lpips=LPIPS_FLAGS,
         inv=config["inversion"],
-    conda:
-        "../../envs/torch.yaml"
     shell:
         "python {params.script} --identities {input.identities} --dataset {input.dataset}"
         " --generator {input.generator} --encoder {input.encoder}"

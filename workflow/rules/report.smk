@@ -13,11 +13,11 @@ rule aggregate:
         "logs/aggregate.log",
     benchmark:
         "benchmarks/aggregate.tsv"
+    conda:
+        "../../envs/report.yaml"
     params:
         script=script_path("aggregate"),
         aliases=" ".join(f"--alias {a}" for a in method_aliases()),
-    conda:
-        "../../envs/report.yaml"
     shell:
         "python {params.script} --out {output} {params.aliases} {input} > {log} 2>&1"
 
@@ -28,9 +28,15 @@ rule tables:
         paper=PAPER_NUMBERS,
     output:
         [
-            report(f"results/tables/{name}.{ext}", category="Tables", caption=f"../report/{name}.rst")
-            if ext == "md"
-            else f"results/tables/{name}.{ext}"
+            (
+                report(
+                    f"results/tables/{name}.{ext}",
+                    category="Tables",
+                    caption=f"../report/{name}.rst",
+                )
+                if ext == "md"
+                else f"results/tables/{name}.{ext}"
+            )
             for name in table_names()
             for ext in ("csv", "md", "tex")
         ],
@@ -38,13 +44,13 @@ rule tables:
         "logs/tables.log",
     benchmark:
         "benchmarks/tables.tsv"
+    conda:
+        "../../envs/report.yaml"
     params:
         script=script_path("tables"),
         methods=",".join(TABLE_METHODS),
         scenario=config.get("ablation_scenario", "ood"),
         reduction=config["loss"].get("reduction", "mean"),
-    conda:
-        "../../envs/report.yaml"
     shell:
         "python {params.script} --metrics {input.metrics} --paper {input.paper}"
         " --methods {params.methods} --ablation-scenario {params.scenario}"
@@ -57,19 +63,23 @@ rule figures:
         strips=[path.replace(".json", ".png") for path in evaluation_records()],
     output:
         [
-            report(f"results/figures/{name}.png", category="Figures", caption=f"../report/{name}.rst")
+            report(
+                f"results/figures/{name}.png",
+                category="Figures",
+                caption=f"../report/{name}.rst",
+            )
             for name in figure_names()
         ],
     log:
         "logs/figures.log",
     benchmark:
         "benchmarks/figures.tsv"
+    conda:
+        "../../envs/report.yaml"
     params:
         script=script_path("figures"),
         methods=",".join(TABLE_METHODS),
         scenario=config.get("ablation_scenario", "ood"),
-    conda:
-        "../../envs/report.yaml"
     shell:
         "python {params.script} --metrics {input.metrics} --evaluate-dir results/evaluate"
         " --methods {params.methods} --ablation-scenario {params.scenario}"

@@ -3,16 +3,15 @@ rule target:
         inversion=rules.invert.output,
         generator=rules.train_generator.output,
     output:
-        "results/target/{scenario}/{identity}.pt",
+        "results/target/{scenario}/{identity}/{target}.pt",
     log:
-        "logs/target/{scenario}/{identity}.log",
+        "logs/target/{scenario}/{identity}/{target}.log",
     benchmark:
-        "benchmarks/target/{scenario}/{identity}.tsv"
-    params:
-        script=script_path("target"),
-        target_keys=",".join(target_keys()),
+        "benchmarks/target/{scenario}/{identity}/{target}.tsv"
     conda:
         "../../envs/torch.yaml"
+    params:
+        script=script_path("target"),
     shell:
         "python {params.script} --inversion {input.inversion} --generator {input.generator}"
-        " --keys {params.target_keys} --out {output} > {log} 2>&1"
+        " --key {wildcards.target} --out {output} > {log} 2>&1"

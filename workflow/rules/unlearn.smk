@@ -2,7 +2,7 @@ rule unlearn:
     input:
         generator=rules.train_generator.output,
         inversion=rules.invert.output,
-        targets=rules.target.output,
+        target=get_target,
         loss_identity=f"{WORLD}/identity_loss.pt",
     output:
         "results/unlearn/{scenario}/{identity}/{method}.pt",
@@ -10,6 +10,8 @@ rule unlearn:
         "logs/unlearn/{scenario}/{identity}/{method}.log",
     benchmark:
         "benchmarks/unlearn/{scenario}/{identity}/{method}.tsv"
+    conda:
+        "../../envs/torch.yaml"
     threads: config["threads"]
     resources:
         gpu=config["resources"]["gpu"],
@@ -19,11 +21,9 @@ rule unlearn:
         u=config["unlearn"],
         methods=f"'{METHODS_JSON}'",
         seed=lambda wc: seed_for("unlearn", wc.scenario, wc.identity, wc.method),
-    conda:
-        "../../envs/torch.yaml"
     shell:
         "python {params.script} --generator {input.generator}"
-        " --inversion {input.inversion} --targets {input.targets}"
+        " --inversion {input.inversion} --target {input.target}"
         " --loss-identity {input.loss_identity} --method {wildcards.method}"
         " --methods-json {params.methods} --steps {params.u[steps]} --lr {params.u[lr]}"
         " {params.lpips} --device {params.u[device]} --out {output} --seed {params.seed}"

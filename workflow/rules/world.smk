@@ -9,12 +9,12 @@ rule dataset:
         "logs/dataset.log",
     benchmark:
         "benchmarks/dataset.tsv"
-    params:
-        script=script_path("dataset"),
-        w=config["world"],
-        seed=seed_for("dataset"),
     conda:
         "../../envs/torch.yaml"
+    params:
+        script=script_path("dataset"),
+        w={key: config["world"][key] for key in DATASET_KEYS},
+        seed=seed_for("dataset"),
     shell:
         "python {params.script} --out {output} --num-identities {params.w[num_identities]}"
         " --images-per-identity {params.w[images_per_identity]}"
@@ -31,14 +31,14 @@ rule train_generator:
         "logs/train_generator.log",
     benchmark:
         "benchmarks/train_generator.tsv"
+    conda:
+        "../../envs/torch.yaml"
     threads: config["threads"]
     params:
         script=script_path("train_generator"),
         s=config["world"]["generator"],
         w_norm=config["world"]["w_norm"],
         seed=seed_for("train_generator"),
-    conda:
-        "../../envs/torch.yaml"
     shell:
         "python {params.script} --dataset {input} --out {output}"
         " --w-norm {params.w_norm} --steps {params.s[steps]} --batch-size {params.s[batch_size]}"
@@ -54,13 +54,13 @@ rule train_identity:
         "logs/train_identity/{role}.log",
     benchmark:
         "benchmarks/train_identity/{role}.tsv"
+    conda:
+        "../../envs/torch.yaml"
     threads: config["threads"]
     params:
         script=script_path("train_identity"),
         s=config["world"]["identity"],
         seed=lambda wc: seed_for("train_identity", wc.role),
-    conda:
-        "../../envs/torch.yaml"
     shell:
         "python {params.script} --dataset {input} --role {wildcards.role}"
         " --out {output} --steps {params.s[steps]} --batch-size {params.s[batch_size]}"
@@ -77,13 +77,13 @@ rule train_encoder:
         "logs/train_encoder.log",
     benchmark:
         "benchmarks/train_encoder.tsv"
+    conda:
+        "../../envs/torch.yaml"
     threads: config["threads"]
     params:
         script=script_path("train_encoder"),
         s=config["world"]["encoder"],
         seed=seed_for("train_encoder"),
-    conda:
-        "../../envs/torch.yaml"
     shell:
         "python {params.script} --dataset {input.dataset}"
         " --generator {input.generator} --out {output} --steps {params.s[steps]}"
@@ -100,13 +100,13 @@ rule train_features:
         "logs/train_features.log",
     benchmark:
         "benchmarks/train_features.tsv"
+    conda:
+        "../../envs/torch.yaml"
     threads: config["threads"]
     params:
         script=script_path("train_features"),
         s=config["world"]["features"],
         seed=seed_for("train_features"),
-    conda:
-        "../../envs/torch.yaml"
     shell:
         "python {params.script} --dataset {input} --out {output}"
         " --steps {params.s[steps]} --batch-size {params.s[batch_size]} --lr {params.s[lr]}"
@@ -128,6 +128,8 @@ rule world_quality:
         "logs/world_quality.log",
     benchmark:
         "benchmarks/world_quality.tsv"
+    conda:
+        "../../envs/torch.yaml"
     threads: config["threads"]
     params:
         script=script_path("world_quality"),
@@ -135,8 +137,6 @@ rule world_quality:
         inv=config["inversion"],
         samples=config["world"]["quality_samples"],
         seed=seed_for("world_quality"),
-    conda:
-        "../../envs/torch.yaml"
     shell:
         "python {params.script} --dataset {input.dataset}"
         " --generator {input.generator} --loss-identity {input.loss_identity}"
@@ -158,13 +158,13 @@ rule fid_reference:
         "logs/fid_reference.log",
     benchmark:
         "benchmarks/fid_reference.tsv"
+    conda:
+        "../../envs/torch.yaml"
     threads: config["threads"]
     params:
         script=script_path("fid_reference"),
         e=config["evaluation"],
         seed=seed_for("fid"),
-    conda:
-        "../../envs/torch.yaml"
     shell:
         "python {params.script} --generator {input.generator}"
         " --features {input.features} --dataset {input.dataset}"

@@ -31,6 +31,7 @@ rule train_generator:
         "logs/train_generator.log",
     benchmark:
         "benchmarks/train_generator.tsv"
+    priority: 2  # on the critical path of the world: start it first
     conda:
         "../../envs/torch.yaml"
     threads: config["threads"]
@@ -77,6 +78,7 @@ rule train_encoder:
         "logs/train_encoder.log",
     benchmark:
         "benchmarks/train_encoder.tsv"
+    priority: 1  # on the critical path of the world: start it first
     conda:
         "../../envs/torch.yaml"
     threads: config["threads"]

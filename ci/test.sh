@@ -19,4 +19,5 @@ stop_slurm() { if [[ $slurm_started -eq 1 ]]; then bash ci/slurm/stop.sh || true
 trap stop_slurm EXIT
 
 python -m ruff check src scripts tests bench
+snakefmt --check Snakefile workflow
 python -m pytest -ra "$@"

@@ -3,7 +3,7 @@
 import click
 
 from idunlearn.cli import step
-from idunlearn.evaluation import aggregate
+from idunlearn.report import aggregate
 
 
 @click.command()

@@ -4,7 +4,7 @@ import torch.nn.functional as F
 
 from idunlearn.generators.synthetic import SyntheticGenerator
 from idunlearn.inversion import InversionConfig, invert
-from idunlearn.training import Schedule, train_encoder, train_generator
+from idunlearn.training import Schedule, train_encoder, train_generator, train_identity
 from idunlearn.world import renderer
 
 from tiny import squared_perceptual
@@ -52,3 +52,12 @@ def pytest_approx(value):
     import pytest
 
     return pytest.approx(value, rel=0.15)
+
+
+def test_identity_training_is_deterministic_despite_dropout():
+    images, _, _ = tiny_world(n_identities=4, per_identity=3)
+    labels = torch.arange(4).repeat_interleave(3)
+    a = train_identity(images, labels, "resnet", Schedule(3, 6, 1e-3), seed=4, width=8)
+    b = train_identity(images, labels, "resnet", Schedule(3, 6, 1e-3), seed=4, width=8)
+    for (name, pa), pb in zip(a.state_dict().items(), b.state_dict().values(), strict=True):
+        assert torch.equal(pa, pb), name

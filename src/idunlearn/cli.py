@@ -7,7 +7,6 @@ from collections.abc import Callable
 from typing import Any
 
 import click
-import torch
 
 from idunlearn.io import ArtefactError
 
@@ -20,6 +19,8 @@ def step(func: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         threads = kwargs.pop("threads", None)
         if threads:
+            import torch  # only the torch steps take --threads; the report env has no torch
+
             torch.set_num_threads(threads)
         try:
             return func(*args, **kwargs)

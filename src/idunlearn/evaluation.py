@@ -10,14 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-import pandas as pd
 import torch
 
 from idunlearn.backend import load_embedder, load_features, load_generator
 from idunlearn.checkpoints import load_checkpoint
 from idunlearn.generators.base import GeneratorAdapter
 from idunlearn.inversion import INVERSION_KIND
-from idunlearn.io import atomic_path, read_json, read_npz, write_json, write_npz
+from idunlearn.io import read_npz, write_json, write_npz
 from idunlearn.metrics import feature_statistics, frechet_distance, identity_similarity
 from idunlearn.targets import load_target
 from idunlearn.unlearning import load_unlearned
@@ -177,26 +176,3 @@ def run_evaluate(
             g_u.synthesis(inv["w_u"][None], frontal)["image"][0],
         ]
     save_strip(out_png, images)
-
-
-METRIC_COLUMNS = [
-    "id",
-    "id_others",
-    "id_source_before",
-    "id_source_after",
-    "fid_pre",
-    "fid_real",
-    "dfid_real",
-]
-
-
-def aggregate(records: list[str], aliases: dict[str, str], out: str) -> None:
-    """One tidy CSV of all records; `aliases` maps extra method names to the run they share."""
-    table = pd.DataFrame([read_json(path) for path in records])
-    table["run"] = table["method"]
-    extra = [table[table["method"] == run].assign(method=name) for name, run in aliases.items()]
-    table = pd.concat([table, *extra], ignore_index=True)
-    table = table[["scenario", "identity", "method", "run", *METRIC_COLUMNS]]
-    table = table.sort_values(["scenario", "method", "identity"], kind="stable")
-    with atomic_path(out) as tmp:
-        table.to_csv(tmp, index=False, float_format="%.6g")

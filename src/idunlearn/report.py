@@ -23,7 +23,7 @@ import yaml
 from matplotlib.figure import Figure, SubFigure
 from PIL import Image
 
-from idunlearn.io import ArtefactError, atomic_path
+from idunlearn.io import ArtefactError, atomic_path, read_json
 
 matplotlib.use("Agg")
 
@@ -594,3 +594,27 @@ def write_figures(
     else:
         log.append(f"skipped {d_out}: no d* runs in scenario {ablation_scenario}")
     return log
+
+
+METRIC_COLUMNS = [
+    "id",
+    "id_others",
+    "id_source_before",
+    "id_source_after",
+    "fid_pre",
+    "fid_real",
+    "dfid_real",
+]
+
+
+def aggregate(records: list[str], aliases: dict[str, str], out: str) -> None:
+    """One tidy CSV of all evaluation records; `aliases` maps extra method names to the run
+    they share (the `run` column keeps the run, for the figures' image strips)."""
+    table = pd.DataFrame([read_json(path) for path in records])
+    table["run"] = table["method"]
+    extra = [table[table["method"] == run].assign(method=name) for name, run in aliases.items()]
+    table = pd.concat([table, *extra], ignore_index=True)
+    table = table[["scenario", "identity", "method", "run", *METRIC_COLUMNS]]
+    table = table.sort_values(["scenario", "method", "identity"], kind="stable")
+    with atomic_path(out) as tmp:
+        table.to_csv(tmp, index=False, float_format="%.6g")

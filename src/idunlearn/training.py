@@ -73,17 +73,24 @@ def fit(
     generator: torch.Generator,
     name: str,
     loss_of: Callable[[torch.Tensor], torch.Tensor],
+    seed: int,
 ) -> None:
-    """The one training loop: batches of indices, Adam step, LR schedule, progress bar."""
+    """The one training loop: batches of indices, Adam step, LR schedule, progress bar.
+
+    Layers that draw from torch's global generator (dropout) draw from `seed`, so a
+    rerun gives the same weights; the caller's global generator is left as it was.
+    """
     scheduler = cosine_lr(optimizer, schedule)
     bar = progress(schedule, name)
-    for _, idx in zip(bar, batches(n, schedule, generator), strict=True):
-        loss = loss_of(idx)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        scheduler.step()
-        bar.set_postfix(loss=f"{loss.item():.4f}", refresh=False)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        for _, idx in zip(bar, batches(n, schedule, generator), strict=True):
+            loss = loss_of(idx)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            bar.set_postfix(loss=f"{loss.item():.4f}", refresh=False)
 
 
 def augment(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
@@ -133,7 +140,7 @@ def train_generator(
             model.w_avg_buffer.lerp_(ws[:, 0].mean(0), 1 - w_avg_beta)
         return F.l1_loss(fake, images[idx]) + image_gradient_l1(fake, images[idx])
 
-    fit(optimizer, schedule, len(images), generator, "train_generator", loss_of)
+    fit(optimizer, schedule, len(images), generator, "train_generator", loss_of, seed)
     model.eval()
     model.rescale_w(w_norm, torch.randn(4096, codes.shape[1], generator=generator))
     return model
@@ -165,7 +172,7 @@ def train_identity(
         logits = head(model(augment(images[idx], generator)), labels[idx])
         return F.cross_entropy(logits, labels[idx])
 
-    fit(optimizer, schedule, len(images), generator, f"train_identity[{arch}]", loss_of)
+    fit(optimizer, schedule, len(images), generator, f"train_identity[{arch}]", loss_of, seed)
     return model.eval()
 
 
@@ -213,7 +220,7 @@ def train_encoder(
         predicted = model(augment(all_images[idx], generator), w_avg)
         return F.mse_loss(predicted, all_ws[idx]) / w_scale
 
-    fit(optimizer, schedule, len(all_images), generator, "train_encoder", loss_of)
+    fit(optimizer, schedule, len(all_images), generator, "train_encoder", loss_of, seed)
     return model.eval()
 
 
@@ -231,7 +238,7 @@ def train_features(
     def loss_of(idx: torch.Tensor) -> torch.Tensor:
         return F.mse_loss(model(augment(images[idx], generator)), targets[idx])
 
-    fit(optimizer, schedule, len(images), generator, "train_features", loss_of)
+    fit(optimizer, schedule, len(images), generator, "train_features", loss_of, seed)
     return model.eval()
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import math
 from pathlib import Path
 
@@ -338,3 +339,25 @@ def test_strip_path_follows_the_run_an_alias_shares(tmp_path):
     )
     path = report.strip_path(metrics, tmp_path, "ood", "ood00", "d0")
     assert path == tmp_path / "ood" / "ood00" / "baseline.png"
+
+
+def test_aggregate_lists_alias_rows_under_both_names(tmp_path):
+    record = {
+        "scenario": "ood",
+        "identity": "ood00",
+        "method": "baseline",
+        "id": 0.5,
+        "id_others": 0.6,
+        "id_source_before": 0.8,
+        "id_source_after": 0.4,
+        "fid_pre": 1.0,
+        "fid_real": 2.0,
+        "dfid_real": 0.5,
+    }
+    (tmp_path / "a.json").write_text(json.dumps(record))
+    out = tmp_path / "all.csv"
+    report.aggregate([str(tmp_path / "a.json")], {"alpha0": "baseline"}, str(out))
+    table = pd.read_csv(out)
+    assert list(table["method"]) == ["alpha0", "baseline"]
+    assert list(table["run"]) == ["baseline", "baseline"]
+    assert table["id"].tolist() == [0.5, 0.5]

@@ -596,17 +596,6 @@ def write_figures(
     return log
 
 
-METRIC_COLUMNS = [
-    "id",
-    "id_others",
-    "id_source_before",
-    "id_source_after",
-    "fid_pre",
-    "fid_real",
-    "dfid_real",
-]
-
-
 def aggregate(records: list[str], aliases: dict[str, str], out: str) -> None:
     """One tidy CSV of all evaluation records; `aliases` maps extra method names to the run
     they share (the `run` column keeps the run, for the figures' image strips)."""
@@ -614,7 +603,7 @@ def aggregate(records: list[str], aliases: dict[str, str], out: str) -> None:
     table["run"] = table["method"]
     extra = [table[table["method"] == run].assign(method=name) for name, run in aliases.items()]
     table = pd.concat([table, *extra], ignore_index=True)
-    table = table[["scenario", "identity", "method", "run", *METRIC_COLUMNS]]
+    table = table[[*KEY_COLUMNS, "run", *VALUE_COLUMNS]]
     table = table.sort_values(["scenario", "method", "identity"], kind="stable")
     with atomic_path(out) as tmp:
         table.to_csv(tmp, index=False, float_format="%.6g")

@@ -51,9 +51,10 @@ ATTACK_NOTE = (
     "higher means the identity came back. reinv-enc / reinv-opt: the source image (ID_others: "
     "each other image, against its own G_s(w_o)) inverted again on G_u by the encoder / by W+ "
     "optimisation from the encoder's estimate; search: the best latent of a projected "
-    "gradient ascent in an L2 ball around w_u on the loss identity network's similarity to "
-    "the source photo; relearn-k: G_u's unlearned parameters (encoder method: the encoder) "
-    "fine-tuned k steps to reconstruct the source image (L2 + LPIPS)."
+    "gradient ascent in an L2 ball around the system's latent of the source (w_u; encoder "
+    "method: E_u(x)) on the loss identity network's similarity to the source photo; "
+    "relearn-k: G_u's unlearned parameters (encoder method: the encoder) fine-tuned k steps "
+    "to reconstruct the source image (L2 + LPIPS)."
 )
 PAPER_LABELS = {
     "baseline": "Baseline",

@@ -253,4 +253,7 @@ def test_attack_all_runs_every_attack_and_names_its_columns():
     assert not math.isnan(result["id_others_reinv_optim"])
     assert result["search_objective_best"] >= result["search_objective_start"]
     assert result["search_distance"] <= 1.0 + 1e-6
+    assert result["distance_reinv_encoder"] == pytest.approx(
+        float((encoder(source[None])[0] - w_u).norm())
+    )
     assert torch.equal(g_u.gain, -g_s.gain)  # relearning worked on a copy

@@ -383,6 +383,7 @@ def attack_all(
         name = "reinv_encoder" if kind == "encoder" else "reinv_optim"
         scores = reference.score(g_u, ws[0])
         result[f"id_{name}"], result[f"src_{name}"] = scores["id"], scores["src"]
+        result[f"distance_{name}"] = float((ws[0] - w_system).norm())  # ||w' - w||_F
         result[f"id_others_{name}"] = (
             float(identity_scores(g_s, w_others, g_u, ws[1:], reference.embed).mean())
             if len(ws) > 1

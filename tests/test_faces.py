@@ -1,0 +1,121 @@
+"""FFHQ-style alignment with MTCNN on a real photograph that ships with scikit-image."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from idunlearn.faces import (
+    FaceNotFoundError,
+    align_image,
+    apply_affine,
+    detect_faces,
+    ffhq_quad,
+    make_detector,
+    quad_matrix,
+    resize_aligned,
+    similarity_transform,
+)
+
+pytest.importorskip("facenet_pytorch")  # the faces env's MTCNN (see envs/faces.yaml)
+data = pytest.importorskip("skimage.data")  # a real photograph: data.astronaut()
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def load_cli(name: str):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.main
+
+
+@pytest.fixture(scope="module")
+def detector():
+    return make_detector()
+
+
+@pytest.fixture(scope="module")
+def astronaut() -> Image.Image:
+    return Image.fromarray(data.astronaut())
+
+
+def landmarks(detector, image: Image.Image) -> np.ndarray:
+    (face,) = detect_faces(detector, np.asarray(image)[None])
+    assert face is not None
+    return face.landmarks
+
+
+def test_similarity_transform_recovers_a_known_one():
+    src = np.array([[10.0, 20.0], [40.0, 22.0], [25.0, 40.0], [12.0, 55.0], [38.0, 57.0]])
+    angle, scale, shift = 0.3, 1.7, np.array([5.0, -8.0])
+    rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    matrix = similarity_transform(src, src @ (scale * rotation).T + shift)
+    assert np.allclose(matrix, np.concatenate([scale * rotation, shift[:, None]], axis=1))
+
+
+def test_ffhq_quad_of_an_upright_face_is_an_axis_aligned_square():
+    # eyes 40 apart at y = 100, mouth 50 below: the side is max(2 * 40, 1.8 * 50) * 2 = 180
+    points = np.array([[80.0, 100], [120, 100], [100, 125], [85, 150], [115, 150]])
+    quad = ffhq_quad(points)
+    center = np.array([100.0, 100 + 50 * 0.1])
+    assert np.allclose(quad, center + 90 * np.array([[-1, -1], [-1, 1], [1, 1], [1, -1]]))
+    assert np.allclose(apply_affine(quad_matrix(quad, 180), center), [89.5, 89.5])
+
+
+def test_align_image_puts_the_landmarks_where_the_ffhq_crop_says(detector, astronaut):
+    source = landmarks(detector, astronaut)
+    aligned = align_image(astronaut, 256, detector, "astronaut.png")
+    assert aligned.size == (256, 256) and aligned.mode == "RGB"
+    expected = apply_affine(quad_matrix(ffhq_quad(source), 256), source)
+    found = landmarks(detector, aligned)
+    assert np.abs(found - expected).max() < 0.03 * 256
+    left_eye, right_eye = found[0], found[1]
+    assert abs(left_eye[1] - right_eye[1]) < 0.02 * 256  # eyes level
+    assert abs((left_eye[0] + right_eye[0]) / 2 - 128) < 0.03 * 256  # face centred
+
+
+def test_an_image_without_a_face_names_the_file(detector):
+    grey = Image.new("RGB", (256, 256), (128, 128, 128))
+    with pytest.raises(FaceNotFoundError, match="no face found in grey.png"):
+        align_image(grey, 256, detector, "grey.png")
+    assert issubclass(FaceNotFoundError, ValueError)
+
+
+def test_resize_aligned(astronaut):
+    assert resize_aligned(astronaut, 128).size == (128, 128)
+    assert resize_aligned(astronaut.convert("RGBA"), 512).mode == "RGB"
+    with pytest.raises(ValueError, match="must be square"):
+        resize_aligned(Image.new("RGB", (20, 10)), 16)
+
+
+def test_cli_aligns_a_directory_and_fails_in_one_line_without_a_face(tmp_path, astronaut):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    astronaut.save(photos / "astronaut.jpg")
+    Image.new("RGB", (200, 200), (128, 128, 128)).save(tmp_path / "grey.png")
+    runner = CliRunner()
+    out = tmp_path / "aligned"
+    result = runner.invoke(
+        load_cli("align"), ["--src", str(photos), "--out", str(out), "--resolution", "128"]
+    )
+    assert result.exit_code == 0, result.output
+    assert Image.open(out / "astronaut.png").size == (128, 128)
+    assert sorted(p.name for p in out.iterdir()) == ["astronaut.png"]  # no temporary left
+    result = runner.invoke(
+        load_cli("align"), ["--src", str(tmp_path / "grey.png"), "--out", str(out)]
+    )
+    assert result.exit_code == 1
+    assert result.output.strip() == f"Error: no face found in {tmp_path / 'grey.png'}"
+    result = runner.invoke(
+        load_cli("align"),
+        ["--src", str(tmp_path / "grey.png"), "--out", str(out), "--already-aligned"]
+        + ["--resolution", "64"],
+    )
+    assert result.exit_code == 0, result.output
+    assert Image.open(out / "grey.png").size == (64, 64)

@@ -7,23 +7,24 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from click.testing import CliRunner
 from PIL import Image
 
 from idunlearn.faces import (
     FaceNotFoundError,
+    align_box,
     align_image,
     apply_affine,
+    crop_matrix,
     detect_faces,
     ffhq_quad,
     make_detector,
     quad_matrix,
     resize_aligned,
     similarity_transform,
+    warp_affine,
 )
-
-pytest.importorskip("facenet_pytorch")  # the faces env's MTCNN (see envs/faces.yaml)
-data = pytest.importorskip("skimage.data")  # a real photograph: data.astronaut()
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -37,12 +38,19 @@ def load_cli(name: str):
 
 @pytest.fixture(scope="module")
 def detector():
+    pytest.importorskip("facenet_pytorch")  # the faces env's MTCNN (see envs/faces.yaml)
     return make_detector()
 
 
 @pytest.fixture(scope="module")
 def astronaut() -> Image.Image:
-    return Image.fromarray(data.astronaut())
+    """A real photograph with one face (512 x 512) that ships with scikit-image."""
+    return Image.fromarray(pytest.importorskip("skimage.data").astronaut())
+
+
+def size_of(path: Path) -> tuple[int, int]:
+    with Image.open(path) as image:
+        return image.size
 
 
 def landmarks(detector, image: Image.Image) -> np.ndarray:
@@ -57,6 +65,18 @@ def test_similarity_transform_recovers_a_known_one():
     rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
     matrix = similarity_transform(src, src @ (scale * rotation).T + shift)
     assert np.allclose(matrix, np.concatenate([scale * rotation, shift[:, None]], axis=1))
+
+
+def test_warp_affine_uses_pixel_centres():
+    image = torch.arange(2 * 3 * 8 * 8, dtype=torch.float32).reshape(2, 3, 8, 8)
+    identity = np.tile(np.eye(2, 3), (2, 1, 1))
+    assert torch.allclose(warp_affine(image, identity, 8), image)
+    # the box with edges 2..6 by 1..5, resampled at its own size, is that block of pixels
+    block = warp_affine(image, crop_matrix(2, 1, 4, 4, 4)[None].repeat(2, 0), 4)
+    assert torch.allclose(block, image[:, :, 1:5, 2:6])
+    shifted = warp_affine(image, np.tile([[1.0, 0, 3], [0, 1, 0]], (2, 1, 1)), 8)
+    assert torch.equal(shifted[..., :3], torch.zeros(2, 3, 8, 3))  # zeros outside the source
+    assert torch.allclose(shifted[..., 3:], image[..., :5])
 
 
 def test_ffhq_quad_of_an_upright_face_is_an_axis_aligned_square():
@@ -78,6 +98,17 @@ def test_align_image_puts_the_landmarks_where_the_ffhq_crop_says(detector, astro
     left_eye, right_eye = found[0], found[1]
     assert abs(left_eye[1] - right_eye[1]) < 0.02 * 256  # eyes level
     assert abs((left_eye[0] + right_eye[0]) / 2 - 128) < 0.03 * 256  # face centred
+
+
+def test_align_box_crops_the_mtcnn_box(detector, astronaut):
+    images = torch.from_numpy(np.asarray(astronaut).copy()).permute(2, 0, 1)[None] / 127.5 - 1
+    crops, found = align_box(torch.cat([images, torch.zeros_like(images)]), detector)
+    assert crops.shape == (2, 3, 160, 160) and found.tolist() == [True, False]
+    (face,) = detect_faces(detector, np.asarray(astronaut)[None])
+    left, top, right, bottom = face.box.round().astype(int)
+    box = Image.fromarray(np.asarray(astronaut)[top:bottom, left:right]).resize((160, 160))
+    difference = (crops[0] + 1) * 127.5 - torch.from_numpy(np.array(box)).permute(2, 0, 1)
+    assert difference.abs().mean() < 8  # the same region, up to sub-pixel box edges
 
 
 def test_an_image_without_a_face_names_the_file(detector):
@@ -105,7 +136,7 @@ def test_cli_aligns_a_directory_and_fails_in_one_line_without_a_face(tmp_path, a
         load_cli("align"), ["--src", str(photos), "--out", str(out), "--resolution", "128"]
     )
     assert result.exit_code == 0, result.output
-    assert Image.open(out / "astronaut.png").size == (128, 128)
+    assert size_of(out / "astronaut.png") == (128, 128)
     assert sorted(p.name for p in out.iterdir()) == ["astronaut.png"]  # no temporary left
     result = runner.invoke(
         load_cli("align"), ["--src", str(tmp_path / "grey.png"), "--out", str(out)]
@@ -118,4 +149,4 @@ def test_cli_aligns_a_directory_and_fails_in_one_line_without_a_face(tmp_path, a
         + ["--resolution", "64"],
     )
     assert result.exit_code == 0, result.output
-    assert Image.open(out / "grey.png").size == (64, 64)
+    assert size_of(out / "grey.png") == (64, 64)

@@ -74,6 +74,8 @@ def test_ir101_curricularface_checkpoint_loads_strictly(tmp_path):
 
 
 def test_load_backbone_rejects_other_files_in_one_line(irse50, tmp_path):
+    with pytest.raises(FileNotFoundError, match="missing file: .*absent.pth"):
+        load_backbone(tmp_path / "absent.pth", 50, "ir_se")
     corrupt = tmp_path / "corrupt.pth"
     corrupt.write_bytes(b"not a checkpoint")
     with pytest.raises(ValueError, match=r"not a torch state dict: .*corrupt\.pth"):

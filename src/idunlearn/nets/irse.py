@@ -128,10 +128,10 @@ def _read_state_dict(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
     The copy drops torch's per-module version metadata, so a file written before
     BatchNorm gained `num_batches_tracked` (torch < 0.4.1) still loads strictly.
     """
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"missing file: {path}")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise
     except Exception as err:  # torch raises many types for a file that is not a checkpoint
         raise ValueError(f"not a torch state dict: {path} ({type(err).__name__})") from err
     if not isinstance(state, Mapping) or not all(

@@ -12,12 +12,15 @@ from click.testing import CliRunner
 from PIL import Image
 
 from idunlearn.faces import (
+    MEAN_FACE_LANDMARKS_3D,
     FaceNotFoundError,
     align_box,
+    align_eg3d,
     align_image,
     apply_affine,
     crop_matrix,
     detect_faces,
+    eg3d_box,
     ffhq_quad,
     make_detector,
     quad_matrix,
@@ -111,6 +114,27 @@ def test_align_box_crops_the_mtcnn_box(detector, astronaut):
     assert difference.abs().mean() < 8  # the same region, up to sub-pixel box edges
 
 
+def test_eg3d_box_of_a_projected_mean_face():
+    """Landmarks that are the mean face seen head-on at scale 150 around (256, 212) (y down):
+    EG3D scales by 300 / 150 and keeps 700 px, so the box is 350 px wide around that point."""
+    points = MEAN_FACE_LANDMARKS_3D[:, :2] * [150, -150] + [256, 512 - 1 - 300]
+    left, top, right, bottom = eg3d_box(points, 512, 512)
+    assert right - left == pytest.approx(350) and bottom - top == pytest.approx(350)
+    assert (left + right) / 2 == pytest.approx(256, abs=1)
+    assert (top + bottom) / 2 == pytest.approx(512 - 300, abs=1)
+
+
+def test_align_eg3d_pads_black_where_the_box_leaves_the_photo(detector, astronaut):
+    cut = astronaut.crop((0, 80, 512, 512))  # the crop box now starts 41 px above the photo
+    source = landmarks(detector, astronaut) - [0, 80]
+    left, top, right, bottom = eg3d_box(source, *cut.size)
+    assert top < -30 and 0 < left < right < 512
+    crop = np.asarray(align_eg3d(cut, source, 128))
+    assert crop.shape == (128, 128, 3)
+    band = int(-top / (bottom - top) * 128)  # rows of the output above the photo
+    assert crop[: band - 4].max() == 0 and crop[band + 4 :].mean() > 60  # Lanczos support
+
+
 def test_an_image_without_a_face_names_the_file(detector):
     grey = Image.new("RGB", (256, 256), (128, 128, 128))
     with pytest.raises(FaceNotFoundError, match="no face found in grey.png"):
@@ -133,7 +157,8 @@ def test_cli_aligns_a_directory_and_fails_in_one_line_without_a_face(tmp_path, a
     runner = CliRunner()
     out = tmp_path / "aligned"
     result = runner.invoke(
-        load_cli("align"), ["--src", str(photos), "--out", str(out), "--resolution", "128"]
+        load_cli("align"),
+        ["--src", str(photos), "--out", str(out), "--resolution", "128", "--crop", "eg3d"],
     )
     assert result.exit_code == 0, result.output
     assert size_of(out / "astronaut.png") == (128, 128)

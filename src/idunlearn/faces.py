@@ -1,11 +1,12 @@
 """Face detection and alignment with facenet-pytorch's MTCNN (weights ship in its wheel;
 the package is imported only when a detector is made).
 
-Two alignments use the same five MTCNN landmarks (left eye, right eye, nose, left and
+The alignments use the same five MTCNN landmarks (left eye, right eye, nose, left and
 right mouth corner, left meaning image-left):
-- FFHQ-style crops of in-the-wild photos, the framing the generator and the inversion
-  encoder expect (the oriented quad of the FFHQ dataset script, computed from the eye
-  centres and mouth corners that dlib gave there);
+- FFHQ-style crops of in-the-wild photos (the oriented quad of the FFHQ dataset script,
+  computed from the eye centres and mouth corners that dlib gave there);
+- EG3D-style crops (EG3D's in-the-wild preprocessing: a 3D mean-face fit, no rotation),
+  the framing of EG3D's re-cropped FFHQ that its generator and GOAE were trained on;
 - 112 x 112 ArcFace crops for the evaluation network (a similarity transform onto the
   standard ArcFace template, as the pSp/GUIDE evaluation does with its own MTCNN).
 
@@ -42,6 +43,18 @@ ARCFACE_TEMPLATE_112 = np.array(
 )
 # rows 35:223, columns 32:220 of a 256 FFHQ-aligned image: the face, as GUIDE's ID loss crops it
 FFHQ_FACE_BOX_256 = (35, 223, 32, 220)
+# Deep3DFaceRecon's five landmarks of the BFM mean face (x right, y up), which EG3D's
+# in-the-wild preprocessing fits to the MTCNN landmarks
+MEAN_FACE_LANDMARKS_3D = np.array(
+    [
+        [-0.31148657, 0.29036078, 0.13377953],
+        [0.30979887, 0.28972036, 0.13179526],
+        [0.0032535, -0.04617932, 0.55244243],
+        [-0.25216928, -0.38133916, 0.22405732],
+        [0.2484662, -0.38128236, 0.22235769],
+    ]
+)
+CROPS = ("ffhq", "eg3d")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 
 
@@ -240,6 +253,49 @@ def align_ffhq(image: Image.Image, landmarks: np.ndarray, resolution: int) -> Im
     return Image.fromarray(warped[0].permute(1, 2, 0).round().clamp(0, 255).byte().numpy())
 
 
+# --- EG3D-style crop (dataset_preprocessing/ffhq/crop_images_in_the_wild.py) ---------------
+
+
+def eg3d_box(landmarks: np.ndarray, width: int, height: int) -> tuple[float, ...]:
+    """EG3D's in-the-wild crop as a box (left, top, right, bottom; pixel edges) of the photo.
+
+    EG3D fits the mean face's 3D landmarks to the five 2D ones (weak perspective, least
+    squares: scale s and shift t), scales the photo by 300 / s, cuts 1024 x 1024 around t
+    and keeps the central 700 x 700; no rotation. The same integer roundings are kept.
+    """
+    up = np.stack([landmarks[:, 0], height - 1 - landmarks[:, 1]], axis=1)
+    design = np.zeros((10, 8))
+    design[0::2, :3] = design[1::2, 4:7] = MEAN_FACE_LANDMARKS_3D
+    design[0::2, 3] = design[1::2, 7] = 1
+    k = np.linalg.lstsq(design, up.reshape(-1), rcond=None)[0]
+    scale = 300 / ((np.linalg.norm(k[:3]) + np.linalg.norm(k[4:7])) / 2)
+    tx, ty = k[3], k[7]
+    w, h = int(width * scale), int(height * scale)
+    left = int(w / 2 - 512 + (tx - width / 2) * scale) + 162
+    top = int(h / 2 - 512 + (height / 2 - ty) * scale) + 162
+    sx, sy = w / width, h / height
+    return left / sx, top / sy, (left + 700) / sx, (top + 700) / sy
+
+
+def align_eg3d(image: Image.Image, landmarks: np.ndarray, resolution: int) -> Image.Image:
+    """EG3D's crop of `image` at resolution x resolution; black where it leaves the photo."""
+    left, top, right, bottom = eg3d_box(landmarks, *image.size)
+    pad_x = int(np.ceil(max(-left, right - image.size[0], 0)))
+    pad_y = int(np.ceil(max(-top, bottom - image.size[1], 0)))
+    if pad_x or pad_y:
+        canvas = Image.new("RGB", (image.size[0] + 2 * pad_x, image.size[1] + 2 * pad_y))
+        canvas.paste(image, (pad_x, pad_y))
+        image, left, top, right, bottom = (
+            canvas,
+            left + pad_x,
+            top + pad_y,
+            right + pad_x,
+            bottom + pad_y,
+        )
+    box = (left, top, right, bottom)
+    return image.resize((resolution, resolution), Image.Resampling.LANCZOS, box=box)
+
+
 def resize_aligned(image: Image.Image, resolution: int) -> Image.Image:
     """An image that is already FFHQ-aligned (FFHQ, CelebAHQ) at resolution x resolution."""
     image = image.convert("RGB")
@@ -251,14 +307,18 @@ def resize_aligned(image: Image.Image, resolution: int) -> Image.Image:
 
 
 def align_image(
-    image: Image.Image, resolution: int, detector: MTCNN, name: str = "image"
+    image: Image.Image, resolution: int, detector: MTCNN, name: str = "image", crop: str = "ffhq"
 ) -> Image.Image:
-    """Detect the most probable face of an in-the-wild photo and return its FFHQ crop."""
+    """Detect the most probable face of an in-the-wild photo and return its FFHQ crop (the
+    FFHQ dataset's framing) or its EG3D crop (EG3D's re-cropped FFHQ, which GOAE expects)."""
+    if crop not in CROPS:
+        raise ValueError(f"crop must be one of {CROPS}, got {crop!r}")
     rgb = image.convert("RGB")
     (face,) = detect_faces(detector, np.asarray(rgb)[None])
     if face is None:
         raise FaceNotFoundError(f"no face found in {name}")
-    return align_ffhq(rgb, face.landmarks, resolution)
+    align = align_ffhq if crop == "ffhq" else align_eg3d
+    return align(rgb, face.landmarks, resolution)
 
 
 def align_file(
@@ -267,6 +327,7 @@ def align_file(
     resolution: int,
     already_aligned: bool = False,
     detector: MTCNN | None = None,
+    crop: str = "ffhq",
 ) -> None:
     """Align one image file (EXIF orientation applied) and write it, atomically, as PNG."""
     try:
@@ -278,7 +339,8 @@ def align_file(
         if already_aligned:
             result = resize_aligned(image, resolution)
         else:
-            result = align_image(image, resolution, detector or make_detector(), str(src))
+            detector = detector or make_detector()
+            result = align_image(image, resolution, detector, str(src), crop)
     with atomic_path(dst) as tmp:
         result.save(tmp, format="PNG")
 
@@ -288,6 +350,7 @@ def align_path(
     out_dir: str | os.PathLike[str],
     resolution: int,
     already_aligned: bool = False,
+    crop: str = "ffhq",
 ) -> list[Path]:
     """Align one image file, or every image of a directory, into out_dir as <stem>.png."""
     src = Path(src)
@@ -304,5 +367,5 @@ def align_path(
         raise ValueError(f"two images in {src} share a name stem; each becomes <stem>.png")
     detector = None if already_aligned else make_detector()
     for path, out in zip(files, outputs, strict=True):
-        align_file(path, out, resolution, already_aligned, detector)
+        align_file(path, out, resolution, already_aligned, detector, crop)
     return outputs

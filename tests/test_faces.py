@@ -13,6 +13,7 @@ from PIL import Image
 
 from idunlearn.faces import (
     MEAN_FACE_LANDMARKS_3D,
+    Face,
     FaceNotFoundError,
     align_box,
     align_eg3d,
@@ -56,6 +57,13 @@ def size_of(path: Path) -> tuple[int, int]:
         return image.size
 
 
+@pytest.fixture(scope="module")
+def astronaut_face(detector, astronaut) -> Face:
+    (face,) = detect_faces(detector, np.asarray(astronaut)[None])
+    assert face is not None
+    return face
+
+
 def landmarks(detector, image: Image.Image) -> np.ndarray:
     (face,) = detect_faces(detector, np.asarray(image)[None])
     assert face is not None
@@ -91,8 +99,10 @@ def test_ffhq_quad_of_an_upright_face_is_an_axis_aligned_square():
     assert np.allclose(apply_affine(quad_matrix(quad, 180), center), [89.5, 89.5])
 
 
-def test_align_image_puts_the_landmarks_where_the_ffhq_crop_says(detector, astronaut):
-    source = landmarks(detector, astronaut)
+def test_align_image_puts_the_landmarks_where_the_ffhq_crop_says(
+    detector, astronaut, astronaut_face
+):
+    source = astronaut_face.landmarks
     aligned = align_image(astronaut, 256, detector, "astronaut.png")
     assert aligned.size == (256, 256) and aligned.mode == "RGB"
     expected = apply_affine(quad_matrix(ffhq_quad(source), 256), source)
@@ -103,12 +113,11 @@ def test_align_image_puts_the_landmarks_where_the_ffhq_crop_says(detector, astro
     assert abs((left_eye[0] + right_eye[0]) / 2 - 128) < 0.03 * 256  # face centred
 
 
-def test_align_box_crops_the_mtcnn_box(detector, astronaut):
+def test_align_box_crops_the_mtcnn_box(detector, astronaut, astronaut_face):
     images = torch.from_numpy(np.asarray(astronaut).copy()).permute(2, 0, 1)[None] / 127.5 - 1
     crops, found = align_box(torch.cat([images, torch.zeros_like(images)]), detector)
     assert crops.shape == (2, 3, 160, 160) and found.tolist() == [True, False]
-    (face,) = detect_faces(detector, np.asarray(astronaut)[None])
-    left, top, right, bottom = face.box.round().astype(int)
+    left, top, right, bottom = astronaut_face.box.round().astype(int)
     box = Image.fromarray(np.asarray(astronaut)[top:bottom, left:right]).resize((160, 160))
     difference = (crops[0] + 1) * 127.5 - torch.from_numpy(np.array(box)).permute(2, 0, 1)
     assert difference.abs().mean() < 8  # the same region, up to sub-pixel box edges
@@ -124,9 +133,9 @@ def test_eg3d_box_of_a_projected_mean_face():
     assert (top + bottom) / 2 == pytest.approx(512 - 300, abs=1)
 
 
-def test_align_eg3d_pads_black_where_the_box_leaves_the_photo(detector, astronaut):
+def test_align_eg3d_pads_black_where_the_box_leaves_the_photo(astronaut, astronaut_face):
     cut = astronaut.crop((0, 80, 512, 512))  # the crop box now starts 41 px above the photo
-    source = landmarks(detector, astronaut) - [0, 80]
+    source = astronaut_face.landmarks - [0, 80]
     left, top, right, bottom = eg3d_box(source, *cut.size)
     assert top < -30 and 0 < left < right < 512
     crop = np.asarray(align_eg3d(cut, source, 128))

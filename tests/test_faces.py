@@ -1,4 +1,5 @@
-"""FFHQ-style alignment with MTCNN on a real photograph that ships with scikit-image."""
+"""Face detection and alignment (FFHQ and EG3D crops, ArcFace and facenet crops) with MTCNN,
+on a real photograph that ships with scikit-image."""
 
 from __future__ import annotations
 

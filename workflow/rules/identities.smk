@@ -1,6 +1,6 @@
 rule select_identities:
     input:
-        rules.dataset.output,
+        unpack(get_select_identities_input),
     output:
         "results/identities.tsv",
     log:
@@ -13,7 +13,11 @@ rule select_identities:
         script=script_path("select_identities"),
         n=config["identities"],
         seed=seed_for("select_identities"),
+        files=lambda wc, input: file_flags(
+            input, ("dataset", "ffhq_index", "celebahq_index")
+        ),
+        min_images=config.get("real", {}).get("ood_min_images", 4),
     shell:
-        "python {params.script} --dataset {input} --random {params.n[random]}"
-        " --ind {params.n[ind]} --ood {params.n[ood]} --out {output} --seed {params.seed}"
-        " > {log} 2>&1"
+        "python {params.script} {params.files} --min-images {params.min_images}"
+        " --random {params.n[random]} --ind {params.n[ind]} --ood {params.n[ood]}"
+        " --out {output} --seed {params.seed} > {log} 2>&1"

@@ -122,3 +122,10 @@ def test_lint_is_clean_on_the_paper_config(tmp_path):
     result = snakemake("--lint", "--configfile", str(PAPER), cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Congratulations" in result.stdout + result.stderr
+
+
+def test_optimisation_only_inversion_needs_optimisation_steps(tmp_path):
+    config = write_config(tmp_path, lambda c: c["real"].update(inversion="optimisation"))
+    result = snakemake("-n", "--configfile", str(config), cwd=tmp_path)
+    assert result.returncode != 0
+    assert "set inversion.method: optimisation" in result.stdout + result.stderr

@@ -3,6 +3,7 @@ import re
 import shlex
 from pathlib import Path
 
+from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 from idunlearn.identities import SCENARIOS, identity_names
@@ -212,6 +213,13 @@ def network_spec_flags(wildcards):
         flags += f" --code-root {Path(code_dir(code)) / config['code'][code]['subdir']}"
     return flags
 
+
+if not SYNTHETIC and config["real"]["inversion"] == "optimisation":
+    if config["inversion"]["method"] != "optimisation" or config["inversion"]["steps"] == 0:
+        raise WorkflowError(
+            "real.inversion: optimisation starts from w_avg: set inversion.method:"
+            " optimisation and inversion.steps > 0"
+        )
 
 if not SYNTHETIC:
     # Every job reads torch hub weights (LPIPS' VGG, Inception) from the verified

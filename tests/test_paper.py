@@ -129,3 +129,21 @@ def test_optimisation_only_inversion_needs_optimisation_steps(tmp_path):
     result = snakemake("-n", "--configfile", str(config), cwd=tmp_path)
     assert result.returncode != 0
     assert "set inversion.method: optimisation" in result.stdout + result.stderr
+
+
+def test_code_checkout_through_the_workflow(tmp_path):
+    repo = tmp_path / "goae-repo"
+    (repo / "goae").mkdir(parents=True)
+    (repo / "goae" / "networks.py").write_text("# encoder\n")
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run([*git, "init", "-q", "-b", "main"], cwd=repo, check=True)
+    subprocess.run([*git, "add", "."], cwd=repo, check=True)
+    subprocess.run([*git, "commit", "-qm", "v1"], cwd=repo, check=True)
+    head = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=repo, check=True, capture_output=True, text=True
+    ).stdout.strip()
+    config = write_config(tmp_path, lambda c: c["code"]["goae"].update(repo=str(repo), commit=head))
+    target = "resources/code/goae"
+    result = snakemake(target, "--cores", "1", "--configfile", str(config), cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (tmp_path / target / "goae" / "networks.py").read_text() == "# encoder\n"

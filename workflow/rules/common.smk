@@ -131,6 +131,14 @@ def get_select_identities_input(wildcards):
     }
 
 
+def select_identities_flags(input):
+    """The dataset flags of select_identities (real: the indices and the OOD minimum)."""
+    flags = file_flags(input, ("dataset", "ffhq_index", "celebahq_index"))
+    if SYNTHETIC:
+        return flags
+    return f"{flags} --min-images {config['real']['ood_min_images']}"
+
+
 def get_invert_dataset(wildcards):
     """Where an identity's photos come from (none for random identities, real setting)."""
     if SYNTHETIC:
@@ -215,7 +223,10 @@ def network_spec_flags(wildcards):
 
 
 if not SYNTHETIC and config["real"]["inversion"] == "optimisation":
-    if config["inversion"]["method"] != "optimisation" or config["inversion"]["steps"] == 0:
+    if (
+        config["inversion"]["method"] != "optimisation"
+        or config["inversion"]["steps"] == 0
+    ):
         raise WorkflowError(
             "real.inversion: optimisation starts from w_avg: set inversion.method:"
             " optimisation and inversion.steps > 0"

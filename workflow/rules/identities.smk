@@ -13,11 +13,8 @@ rule select_identities:
         script=script_path("select_identities"),
         n=config["identities"],
         seed=seed_for("select_identities"),
-        files=lambda wc, input: file_flags(
-            input, ("dataset", "ffhq_index", "celebahq_index")
-        ),
-        min_images=config.get("real", {}).get("ood_min_images", 4),
+        data=lambda wc, input: select_identities_flags(input),
     shell:
-        "python {params.script} {params.files} --min-images {params.min_images}"
-        " --random {params.n[random]} --ind {params.n[ind]} --ood {params.n[ood]}"
-        " --out {output} --seed {params.seed} > {log} 2>&1"
+        "python {params.script} {params.data} --random {params.n[random]}"
+        " --ind {params.n[ind]} --ood {params.n[ood]} --out {output} --seed {params.seed}"
+        " > {log} 2>&1"

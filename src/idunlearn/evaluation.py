@@ -16,7 +16,7 @@ from idunlearn.backend import load_embedder, load_features, load_generator
 from idunlearn.checkpoints import load_checkpoint
 from idunlearn.generators.base import GeneratorAdapter
 from idunlearn.inversion import INVERSION_KIND
-from idunlearn.io import read_npz, write_json, write_npz
+from idunlearn.io import npz_keys, read_npz, write_json, write_npz
 from idunlearn.metrics import feature_statistics, frechet_distance, identity_similarity
 from idunlearn.targets import load_target
 from idunlearn.unlearning import load_unlearned
@@ -60,18 +60,30 @@ def image_features(images: torch.Tensor, features: Images, batch: int) -> np.nda
     )
 
 
+def real_statistics(
+    dataset_path: str, features: Images, batch: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Real-image statistics: of the synthetic world's training images, or read from the
+    real setting's precomputed file (`fid_real`: FFHQ, too large to hold here)."""
+    if "real_mu" in npz_keys(dataset_path):
+        data = read_npz(dataset_path)
+        return data["real_mu"], data["real_sigma"]
+    real = training_split(dataset_path)["images"]
+    return feature_statistics(image_features(real, features, batch))
+
+
 def fid_reference(
     g_s: GeneratorAdapter,
-    real_images: torch.Tensor,
+    real_stats: tuple[np.ndarray, np.ndarray],
     features: Images,
     n: int,
     seed: int,
     batch: int,
 ) -> dict[str, np.ndarray]:
-    """Statistics of G_s samples and of real images, and FID(real, G_s)."""
+    """Statistics of G_s samples (real ones given), and FID(real, G_s)."""
     z, cameras = fid_latents(g_s, n, seed)
     gen_mu, gen_sigma = feature_statistics(generated_features(g_s, z, cameras, features, batch))
-    real_mu, real_sigma = feature_statistics(image_features(real_images, features, batch))
+    real_mu, real_sigma = real_stats
     fid_real = frechet_distance((real_mu, real_sigma), (gen_mu, gen_sigma))
     return {
         "gen_mu": gen_mu,
@@ -128,11 +140,9 @@ def run_fid_reference(
     batch: int,
     out: str,
 ) -> None:
-
-    real = training_split(dataset_path)["images"]
-    stats = fid_reference(
-        load_generator(generator_path), real, load_features(features_path), n, seed, batch
-    )
+    features = load_features(features_path)
+    real = real_statistics(dataset_path, features, batch)
+    stats = fid_reference(load_generator(generator_path), real, features, n, seed, batch)
     write_npz(out, **stats)
 
 

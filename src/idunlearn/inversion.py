@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import pandas as pd
 import torch
 import torch.nn.functional as F
 
@@ -18,7 +19,9 @@ from idunlearn.backend import load_generator, load_inversion_encoder, load_lpips
 from idunlearn.checkpoints import save_checkpoint
 from idunlearn.generators.base import GeneratorAdapter
 from idunlearn.identities import lookup, read_identities
+from idunlearn.io import read_npz
 from idunlearn.losses import Perceptual
+from idunlearn.real import is_faces_file
 from idunlearn.training import to_tensor
 from idunlearn.world.dataset import load_dataset, to_float_images
 
@@ -78,9 +81,29 @@ def invert(
 INVERSION_KIND = "inversion"
 
 
+def identity_images(
+    dataset_path: str | None, row: pd.Series, generator: GeneratorAdapter
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The identity's photos (source first) and the cameras they are inverted from.
+
+    Synthetic: the dataset's images at the table's indices, from their own yaw.
+    Real: the identity's prepared faces file (the `faces` rule), framed by the
+    frontal camera (no per-photo pose estimate).
+    """
+    if dataset_path is None:
+        raise ValueError(f"identity {row.identity!r} is inverted from photos: give --dataset")
+    if is_faces_file(dataset_path):
+        images = to_tensor(to_float_images(read_npz(dataset_path)["faces"]))
+        return images, generator.frontal_camera(len(images))
+    data = load_dataset(dataset_path)
+    indices = [int(row.source_index)] + [int(i) for i in str(row.other_indices).split()]
+    images = to_tensor(to_float_images(data["images"][indices]))
+    return images, to_tensor(data["yaw"][indices])[:, None]
+
+
 def run_invert(
     identities_path: str,
-    dataset_path: str,
+    dataset_path: str | None,
     generator_path: str,
     encoder_path: str,
     scenario: str,
@@ -108,10 +131,7 @@ def run_invert(
         state = {"w_u": w_u[0], "source_image": source[0], "source_camera": frontal[0]}
         state["w_others"] = w_u.new_zeros(0, generator.num_ws, generator.w_dim)
     else:
-        data = load_dataset(dataset_path)
-        indices = [int(row.source_index)] + [int(i) for i in str(row.other_indices).split()]
-        images = to_tensor(to_float_images(data["images"][indices]))
-        cameras = to_tensor(data["yaw"][indices])[:, None]
+        images, cameras = identity_images(dataset_path, row, generator)
         encoder = load_inversion_encoder(encoder_path, generator)
         ws = invert(
             generator, encoder, images, cameras, load_lpips(lpips_net, lpips_random), config

@@ -65,3 +65,14 @@ def read_npz(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
             return {key: data[key] for key in data.files}
     except (OSError, ValueError) as err:
         raise ArtefactError(f"corrupt or unreadable array file: {path} ({err})") from err
+
+
+def npz_keys(path: str | os.PathLike[str]) -> list[str]:
+    """The array names of an .npz file, without loading the arrays."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return list(data.files)
+    except FileNotFoundError as err:
+        raise ArtefactError(f"missing file: {path}") from err
+    except (OSError, ValueError) as err:
+        raise ArtefactError(f"corrupt or unreadable array file: {path} ({err})") from err

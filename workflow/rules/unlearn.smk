@@ -1,9 +1,10 @@
 rule unlearn:
     input:
-        generator=rules.train_generator.output,
+        generator=network("generator"),
         inversion=rules.invert.output,
         target=get_target,
-        loss_identity=f"{WORLD}/identity_loss.pt",
+        loss_identity=network("identity_loss"),
+        lpips_weights=get_lpips_weights,
     output:
         "results/unlearn/{scenario}/{identity}/{method}.pt",
     log:

@@ -100,10 +100,10 @@ def load_embedder(path: str) -> Images:
 
     if spec["family"] == "arcface":  # IR-SE50, the loss network
         return recognition.arcface_loss_embedder(load_backbone(spec["weights"], 50, "ir_se"))
-    from facenet_pytorch import MTCNN  # CurricularFace sees MTCNN-aligned 112 x 112 crops
+    from idunlearn.faces import make_detector  # CurricularFace sees MTCNN-aligned crops
 
     backbone = load_backbone(spec["weights"], 100, "ir")
-    return recognition.curricularface_embedder(backbone, MTCNN(image_size=112))
+    return recognition.curricularface_embedder(backbone, make_detector())
 
 
 def load_inversion_encoder(path: str, generator: GeneratorAdapter) -> Images:

@@ -11,18 +11,21 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 import torch
 
 from idunlearn.backend import load_features
+from idunlearn.faces import IMAGE_SUFFIXES, make_detector
 from idunlearn.identities import lookup, read_identities
 from idunlearn.io import ArtefactError, atomic_path, npz_keys, write_npz
 from idunlearn.metrics import feature_statistics
 from idunlearn.world.dataset import to_float_images
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg"}
+if TYPE_CHECKING:
+    from facenet_pytorch import MTCNN
 
 
 def missing_dataset(root: Path, what: str, instructions: str) -> ArtefactError:
@@ -103,22 +106,20 @@ def read_index(path: str) -> pd.DataFrame:
         raise ArtefactError(f"missing dataset index: {path}") from err
 
 
-def load_image(path: str, resolution: int, align: bool) -> np.ndarray:
-    """uint8 [R, R, 3]: FFHQ is aligned already (resize only); CelebAHQ is aligned first."""
+def load_image(path: str, resolution: int, detector: MTCNN | None = None) -> np.ndarray:
+    """uint8 [R, R, 3]: FFHQ is aligned already (resize only, no detector); with a detector
+    the photo is aligned first (FFHQ crop from its MTCNN landmarks)."""
     from PIL import Image
+
+    from idunlearn.faces import align_image, resize_aligned
 
     try:
         image = Image.open(path).convert("RGB")
     except OSError as err:
         raise ArtefactError(f"unreadable image: {path} ({err})") from err
-    if align:
-        from idunlearn.faces import FaceNotFoundError, align_face
-
-        try:
-            image = Image.fromarray(np.asarray(align_face(image)))
-        except FaceNotFoundError as err:
-            raise ArtefactError(f"{path}: no face found to align") from err
-    return np.asarray(image.resize((resolution, resolution), Image.Resampling.LANCZOS))
+    if detector is None:
+        return np.asarray(resize_aligned(image, resolution))
+    return np.asarray(align_image(image, resolution, detector, name=path))
 
 
 def is_faces_file(path: str) -> bool:
@@ -139,13 +140,14 @@ def run_faces(
     row = lookup(read_identities(identities_path), scenario, identity)
     index = read_index(index_path)
     indices = [int(row.source_index)] + [int(i) for i in str(row.other_indices).split()]
-    faces = [load_image(index.loc[i, "path"], resolution, align) for i in indices]
+    detector = make_detector() if align else None
+    faces = [load_image(index.loc[i, "path"], resolution, detector) for i in indices]
     write_npz(out, faces=np.stack(faces))
 
 
 def _batches(paths: list[str], resolution: int, batch: int) -> Iterator[torch.Tensor]:
     for start in range(0, len(paths), batch):
-        images = [load_image(p, resolution, align=False) for p in paths[start : start + batch]]
+        images = [load_image(p, resolution) for p in paths[start : start + batch]]
         yield torch.from_numpy(to_float_images(np.stack(images)))
 
 

@@ -31,19 +31,24 @@ Embedder = Callable[[torch.Tensor], torch.Tensor]
 Aligner = Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
 
 
-def arcface_loss_embedder(backbone: nn.Module) -> Embedder:
+class ArcFaceLossEmbedder(nn.Module):
     """GUIDE's ID-loss features: bilinear resize to 256, crop rows 35:223 and columns 32:220,
     average-pool to 112, backbone, L2-normalise. Gradients flow to the images; the backbone
-    is frozen (requires_grad off) and should be in eval mode."""
-    backbone.requires_grad_(False)
-    top, bottom, left, right = FFHQ_FACE_BOX_256
+    is frozen. A module, so that `.to(device)` moves the backbone with it."""
 
-    def embed(images: torch.Tensor) -> torch.Tensor:
+    def __init__(self, backbone: nn.Module) -> None:
+        super().__init__()
+        self.backbone = backbone.eval().requires_grad_(False)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        top, bottom, left, right = FFHQ_FACE_BOX_256
         x = F.interpolate(images, size=(256, 256), mode="bilinear", align_corners=False)
         x = F.adaptive_avg_pool2d(x[:, :, top:bottom, left:right], 112)
-        return F.normalize(backbone(x), dim=1)
+        return F.normalize(self.backbone(x), dim=1)
 
-    return embed
+
+def arcface_loss_embedder(backbone: nn.Module) -> ArcFaceLossEmbedder:
+    return ArcFaceLossEmbedder(backbone)
 
 
 class AlignedEmbedder:

@@ -30,10 +30,19 @@ def load_embedder(path: str) -> Images:
     return load_identity_net(path)
 
 
-def load_inversion_encoder(path: str, generator: GeneratorAdapter) -> Images:
-    encoder = load_encoder(path)
+def load_encoder_network(path: str) -> torch.nn.Module:
+    """The inversion encoder as a module, forward(images, w_avg) -> W+ (eval, frozen)."""
+    return load_encoder(path)
+
+
+def as_inversion_encoder(encoder: torch.nn.Module, generator: GeneratorAdapter) -> Images:
+    """An encoder module as a callable images -> W+ latents of `generator`."""
     w_avg = generator.w_avg.detach()
     return lambda images: encoder(images, w_avg)
+
+
+def load_inversion_encoder(path: str, generator: GeneratorAdapter) -> Images:
+    return as_inversion_encoder(load_encoder_network(path), generator)
 
 
 def load_features(path: str) -> Images:

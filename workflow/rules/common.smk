@@ -95,6 +95,32 @@ def get_target(wildcards):
     return f"results/target/{wildcards.scenario}/{wildcards.identity}/{key}.pt"
 
 
+def get_unlearn_extra(wildcards):
+    """Inputs only some methods read: the dataset and identity table (retain images of
+    cascaded few_shot and encoder), the inversion encoder (encoder). Other methods'
+    jobs keep exactly the inputs they had."""
+    method = METHODS[wildcards.method]
+    files = {}
+    if method.needs_retain_images:
+        files["dataset"] = rules.dataset.output[0]
+        files["identities"] = rules.select_identities.output[0]
+    if method.needs_encoder:
+        files["encoder"] = rules.train_encoder.output[0]
+    return files
+
+
+def get_evaluate_extra(wildcards):
+    """The encoder method is evaluated through its unlearned encoder: it needs the file."""
+    if METHODS[wildcards.method].needs_encoder:
+        return {"encoder": rules.train_encoder.output[0]}
+    return {}
+
+
+def extra_flags(input, names):
+    """`--name path` for each optional input present in the job."""
+    return " ".join(f"--{name} {input[name]}" for name in names if name in input.keys())
+
+
 def table_names():
     """Tables 1-2 always (Table 2 with OOD identities), 3-4 when their ablations are on."""
     ablations = config.get("ablations", {})

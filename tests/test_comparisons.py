@@ -314,3 +314,58 @@ def test_load_unlearned_encoder_and_system_latents(tmp_path):
     assert w_u is inversion["w_u"] and w_others is inversion["w_others"]
     w_u, w_others = system_latents(inversion, e_u)
     assert torch.allclose(w_u, e_u(images[:1])[0]) and torch.allclose(w_others, e_u(images[1:]))
+
+
+def test_run_unlearn_encoder_kind_changes_the_encoder_and_not_the_generator(tmp_path):
+    from idunlearn.generators.synthetic import save_generator
+    from idunlearn.identities import select_identities
+    from idunlearn.inversion import INVERSION_KIND
+    from idunlearn.unlearning import UnlearnSchedule, load_unlearned, run_unlearn
+    from idunlearn.world.dataset import WorldSpec, build_dataset, save_dataset, to_float_images
+
+    spec = WorldSpec(num_identities=3, images_per_identity=2, num_heldout=2, heldout_images=2)
+    data = build_dataset(spec)
+    save_dataset(tmp_path / "dataset.npz", data, spec)
+    table = select_identities(
+        data["identity"], data["heldout"], data["image_index"], {"ind": 1}, seed=0
+    )
+    table.to_csv(tmp_path / "identities.tsv", sep="\t", index=False)
+    g = small_generator()
+    save_generator(str(tmp_path / "generator.pt"), g)
+    torch.manual_seed(1)
+    encoder = InversionEncoder(num_ws=g.num_ws, w_dim=g.w_dim, width=4).eval()
+    save_module(tmp_path / "encoder.pt", ENCODER_KIND, encoder)
+    images = torch.from_numpy(to_float_images(data["images"]))
+    source = int(table.iloc[0].source_index)
+    save_checkpoint(
+        tmp_path / "inversion.pt",
+        INVERSION_KIND,
+        {"w_u": g.w_avg.clone(), "source_image": images[source]},
+        meta={"scenario": "ind", "identity": "ind00"},
+    )
+    methods = {
+        "loss": {},
+        "methods": {"enc": {"kind": "encoder", "retain_size": 4, "batch_size": 2}},
+    }
+    out = tmp_path / "enc.pt"
+    run_unlearn(
+        str(tmp_path / "generator.pt"),
+        str(tmp_path / "inversion.pt"),
+        "unused",
+        "unused",
+        "enc",
+        methods,
+        UnlearnSchedule(steps=2, lr=1e-2),
+        "alex",
+        True,
+        "cpu",
+        0,
+        str(out),
+        dataset_path=str(tmp_path / "dataset.npz"),
+        identities_path=str(tmp_path / "identities.tsv"),
+        encoder_path=str(tmp_path / "encoder.pt"),
+    )
+    g_u = load_unlearned(str(tmp_path / "generator.pt"), str(out))
+    assert all(torch.equal(a, b) for a, b in zip(g_u.parameters(), g.parameters(), strict=True))
+    e_u = load_unlearned_encoder(str(tmp_path / "encoder.pt"), str(out), g)
+    assert not torch.allclose(e_u(images[:2]), encoder(images[:2], g.w_avg))

@@ -58,8 +58,9 @@ def test_projection_substitute_is_the_nearest_latent_not_matched_as_the_person()
     bank = torch.tensor([[[1.0, 0.0]], [[2.0, 0.0]], [[0.0, 3.0]]])
     similarity = torch.tensor([0.9, 0.2, 0.1])  # the nearest one is still the person
     assert torch.equal(projection_substitute(w_u, bank, similarity, 0.5), bank[1])
-    with pytest.raises(ValueError, match="below 0.5"):
-        projection_substitute(w_u, bank, torch.ones(3), 0.5)
+    # every latent matched as the person: the least similar one
+    fallback = projection_substitute(w_u, bank, torch.tensor([0.9, 0.8, 0.7]), 0.5)
+    assert torch.equal(fallback, bank[2])
 
 
 def test_cascaded_reconstruction_is_mse_plus_weighted_perceptual():

@@ -9,7 +9,8 @@ The paper unlearns images of a GAN in two cascaded phases:
    - `projection` (our documented choice for "the projection of the forgotten image onto
      the retained ones"): the nearest latent, in Frobenius norm over W+, among a seeded
      bank of mapped latents whose frontal G_s image the *loss* identity network does not
-     match with G_s(w_u) (cosine below `id_threshold`).
+     match with G_s(w_u) (cosine below `id_threshold`); the least similar bank latent if
+     every one is matched.
    The paper also trains the discriminator towards a fixed fake label on the unlearned
    images. The generators behind our adapters have no discriminator (the synthetic
    world's is trained by regression, and the EG3D adapter loads only G), so that
@@ -79,10 +80,12 @@ def projection_substitute(
     similarity: torch.Tensor,  # [N], loss-ID cosine of each bank image to the source
     threshold: float,
 ) -> torch.Tensor:
-    """The bank latent nearest to w_u (Frobenius over W+) among those not matched as the person."""
+    """The bank latent nearest to w_u (Frobenius over W+) among those not matched as the person;
+    if the identity network matches every one (a weak network, a small bank), the least
+    similar one."""
     allowed = similarity < threshold
     if not allowed.any():
-        raise ValueError(f"no bank latent has identity similarity below {threshold}")
+        return bank[int(similarity.argmin())].clone()
     distance = (bank - w_u[None]).flatten(1).norm(dim=1)
     distance = torch.where(allowed, distance, torch.full_like(distance, float("inf")))
     return bank[int(distance.argmin())].clone()

@@ -106,13 +106,26 @@ def load_embedder(path: str) -> Images:
     return recognition.curricularface_embedder(backbone, make_detector())
 
 
-def load_inversion_encoder(path: str, generator: GeneratorAdapter) -> Images:
+def load_encoder_network(path: str) -> torch.nn.Module:
+    """The synthetic world's inversion encoder as a module, forward(images, w_avg) -> W+
+    (eval, frozen): the encoder method trains it."""
+    if is_spec(path):
+        raise ArtefactError(f"{path}: only the synthetic world's encoder can be unlearned")
+    return load_encoder(path)
+
+
+def as_inversion_encoder(encoder: torch.nn.Module, generator: GeneratorAdapter) -> Images:
+    """An encoder module as a callable images -> W+ latents of `generator`."""
     w_avg = generator.w_avg.detach()
+    return lambda images: encoder(images, w_avg)
+
+
+def load_inversion_encoder(path: str, generator: GeneratorAdapter) -> Images:
     if not is_spec(path):
-        encoder = load_encoder(path)
-        return lambda images: encoder(images, w_avg)
+        return as_inversion_encoder(load_encoder_network(path), generator)
     spec = read_spec(path, "encoder")
     if spec["family"] == "average":  # optimisation-only inversion starts from w_avg
+        w_avg = generator.w_avg.detach()
         return lambda images: w_avg.expand(len(images), *w_avg.shape).clone()
     from idunlearn.encoders.goae import load_goae_encoder
 

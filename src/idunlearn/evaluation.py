@@ -19,7 +19,12 @@ from idunlearn.inversion import INVERSION_KIND
 from idunlearn.io import npz_keys, read_npz, write_json, write_npz
 from idunlearn.metrics import feature_statistics, frechet_distance, identity_similarity
 from idunlearn.targets import load_target
-from idunlearn.unlearning import load_unlearned
+from idunlearn.unlearning import (
+    load_unlearned,
+    load_unlearned_encoder,
+    system_latents,
+    unlearned_target,
+)
 from idunlearn.visual import save_strip
 from idunlearn.world.build import training_split
 
@@ -107,11 +112,20 @@ def evaluate(
     features: Images,
     reference: dict[str, np.ndarray],
     batch: int,
+    w_u_system: torch.Tensor | None = None,  # the unlearned system's latent of the source
+    w_others_system: torch.Tensor | None = None,  # ... and of the other images
 ) -> dict[str, float]:
-    """All metrics of one (identity, method) run; NaN where a metric does not apply."""
-    result = {"id": float(identity_similarity(g_s, g_u, w_u[None], embed)[0])}
+    """All metrics of one (identity, method) run; NaN where a metric does not apply.
+
+    ID compares G_s(w_u) with G_u at the system's latent of the same image: w_u itself for
+    the methods that unlearn the generator, E_u(image) for the encoder method (whose G_u is
+    G_s), given as `w_u_system` / `w_others_system`.
+    """
+    w_u_after = w_u if w_u_system is None else w_u_system
+    w_others_after = w_others if w_others_system is None else w_others_system
+    result = {"id": float(identity_similarity(g_s, g_u, w_u[None], embed, w_u_after[None])[0])}
     result["id_others"] = (
-        float(identity_similarity(g_s, g_u, w_others, embed).mean())
+        float(identity_similarity(g_s, g_u, w_others, embed, w_others_after).mean())
         if len(w_others)
         else float("nan")
     )
@@ -119,7 +133,7 @@ def evaluate(
         source_emb = embed(source_image[None])
         cam = source_camera[None]
         before = embed(g_s.synthesis(w_u[None], cam)["image"])
-        after = embed(g_u.synthesis(w_u[None], cam)["image"])
+        after = embed(g_u.synthesis(w_u_after[None], cam)["image"])
     result["id_source_before"] = float(torch.cosine_similarity(source_emb, before)[0])
     result["id_source_after"] = float(torch.cosine_similarity(source_emb, after)[0])
     z, cameras = fid_latents(g_s, int(reference["n"]), int(reference["seed"]))
@@ -158,12 +172,20 @@ def run_evaluate(
     out_json: str,
     out_png: str,
     labels: dict[str, str],
+    encoder_path: str | None = None,
 ) -> None:
-    """Metrics of one run as JSON, and a [source, target, before, after] strip as PNG."""
+    """Metrics of one run as JSON, and a [source, target, before, after] strip as PNG.
+
+    The strip's target is the latent the method trained w_u towards (GUIDE: w_t; the
+    comparison methods store theirs); `after` is G_u at the system's latent of the source.
+    """
     g_s = load_generator(generator_path)
     g_u = load_unlearned(generator_path, unlearned_path)
     inv = load_checkpoint(inversion_path, INVERSION_KIND)["state_dict"]
-    w_t = load_target(target_path)
+    w_t = unlearned_target(unlearned_path)
+    w_t = load_target(target_path) if w_t is None else w_t
+    encoder = load_unlearned_encoder(encoder_path, unlearned_path, g_s)
+    w_u_system, w_others_system = system_latents(inv, encoder)
     metrics = evaluate(
         g_s,
         g_u,
@@ -175,6 +197,8 @@ def run_evaluate(
         load_features(features_path),
         read_npz(reference_path),
         batch,
+        w_u_system,
+        w_others_system,
     )
     write_json(out_json, {**labels, **metrics})
     frontal = g_s.frontal_camera(1)
@@ -183,6 +207,6 @@ def run_evaluate(
             inv["source_image"],
             g_s.synthesis(w_t[None], frontal)["image"][0],
             g_s.synthesis(inv["w_u"][None], frontal)["image"][0],
-            g_u.synthesis(inv["w_u"][None], frontal)["image"][0],
+            g_u.synthesis(w_u_system[None], frontal)["image"][0],
         ]
     save_strip(out_png, images)

@@ -116,7 +116,8 @@ def run_invert(
     """Source latent w_u (and w_others for the identity's other images) of one identity.
 
     Random: w_u = mapping(z) and its frontal image is the source. InD / OOD: the
-    source photo and the other photos are inverted from their dataset cameras.
+    source photo and the other photos are inverted from their dataset cameras; the
+    other photos are kept too (`other_images`), for the encoder method's evaluation.
     """
     row = lookup(read_identities(identities_path), scenario, identity)
     generator = load_generator(generator_path)
@@ -130,6 +131,7 @@ def run_invert(
             source = generator.synthesis(w_u, frontal)["image"]
         state = {"w_u": w_u[0], "source_image": source[0], "source_camera": frontal[0]}
         state["w_others"] = w_u.new_zeros(0, generator.num_ws, generator.w_dim)
+        state["other_images"] = source.new_zeros(0, *source.shape[1:])
     else:
         images, cameras = identity_images(dataset_path, row, generator)
         encoder = load_inversion_encoder(encoder_path, generator)
@@ -141,5 +143,6 @@ def run_invert(
             "w_others": ws[1:],
             "source_image": images[0],
             "source_camera": cameras[0],
+            "other_images": images[1:],  # for methods whose latent of an image is E_u(image)
         }
     save_checkpoint(out, INVERSION_KIND, state, meta={"scenario": scenario, "identity": identity})

@@ -46,6 +46,23 @@ PAPER_LABELS = {
     "guide": "+ L_global (GUIDE)",
     "local": "L_local",
     "local_global": "L_local + L_global",
+    "cascaded": "Cascaded GAN unlearning",
+    "feature": "Feature unlearning",
+    "encoder": "Encoder unlearning (I2I)",
+}
+# Comparison methods (no paper numbers: their "(paper)" cells stay blank) and what a reader
+# must know to read their rows; keyed by the default config's method names.
+METHOD_NOTES = {
+    "cascaded": (
+        "Cascaded GAN unlearning runs without its adversarial (fake-label discriminator) "
+        "term: the synthetic world's generator has no discriminator"
+    ),
+    "feature": "Feature unlearning: the feature is the identity's latent direction",
+    "encoder": (
+        "Encoder unlearning trains the inversion encoder only: its ID uses the unlearned "
+        "encoder's latent of each image on G_s, and its FID_pre / dFID_real are measured on "
+        "the untouched generator"
+    ),
 }
 GLOBAL_ABLATION = ("local", "local_global")
 REDUCTIONS = {
@@ -284,11 +301,14 @@ def table_caption(table: pd.DataFrame, spec: TableSpec, reduction: str) -> str:
     names = [SCENARIOS.get(s, s) for s in dict.fromkeys(table["scenario"])]
     scenarios = f"scenario{'s' if len(names) > 1 else ''} {', '.join(names)}"
     paper_note = "" if spec.match_scenario else ", run on CelebAHQ (OOD)"
+    notes = [METHOD_NOTES[m] for m in dict.fromkeys(table["method"]) if m in METHOD_NOTES]
+    if notes:
+        notes = ["comparison methods have no paper numbers (blank)", *notes]
     return (
         f"{spec.title}; {scenarios}. Ours: mean ± std over n = {n} identities per cell; "
         f"(paper): GUIDE, CVPR 2024{paper_note}. ID (identity similarity before vs after) lower "
         f"is better, i.e. more forgotten; FID_pre and dFID_real lower is better. "
-        f"{REDUCTIONS[reduction]}."
+        f"{REDUCTIONS[reduction]}." + "".join(f" {note[0].upper()}{note[1:]}." for note in notes)
     )
 
 

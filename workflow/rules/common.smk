@@ -98,6 +98,32 @@ def get_target(wildcards):
     return f"results/target/{wildcards.scenario}/{wildcards.identity}/{key}.pt"
 
 
+def get_unlearn_extra(wildcards):
+    """Inputs only some methods read: the dataset and identity table (retain images of
+    cascaded few_shot and encoder), the inversion encoder (encoder). Other methods'
+    jobs keep exactly the inputs they had."""
+    method = METHODS[wildcards.method]
+    files = {}
+    if method.needs_retain_images:
+        files["dataset"] = f"{WORLD}/dataset.npz"
+        files["identities"] = rules.select_identities.output[0]
+    if method.needs_encoder:
+        files["encoder"] = network("encoder")
+    return files
+
+
+def get_evaluate_extra(wildcards):
+    """The encoder method is evaluated through its unlearned encoder: it needs the file."""
+    if METHODS[wildcards.method].needs_encoder:
+        return {"encoder": network("encoder")}
+    return {}
+
+
+def extra_flags(input, names):
+    """`--name path` for each optional input present in the job."""
+    return " ".join(f"--{name} {input[name]}" for name in names if name in input.keys())
+
+
 def table_names():
     """Tables 1-2 always (Table 2 with OOD identities), 3-4 when their ablations are on."""
     ablations = config.get("ablations", {})
@@ -221,6 +247,18 @@ def network_spec_flags(wildcards):
         flags += f" --code-root {Path(code_dir(code)) / config['code'][code]['subdir']}"
     return flags
 
+
+if not SYNTHETIC:
+    needs_world = sorted(
+        name
+        for name, method in METHODS.items()
+        if method.needs_retain_images or method.needs_encoder
+    )
+    if needs_world:
+        raise WorkflowError(
+            f"methods {', '.join(needs_world)} read the synthetic world's retain images or"
+            " encoder: in the real setting use cascaded with phase zero_shot, or feature"
+        )
 
 if not SYNTHETIC and config["real"]["inversion"] == "optimisation":
     if (

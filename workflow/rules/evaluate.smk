@@ -27,6 +27,7 @@ rule fid_reference:
 
 rule evaluate:
     input:
+        unpack(get_evaluate_extra),
         generator=network("generator"),
         unlearned=rules.unlearn.output,
         inversion=rules.invert.output,
@@ -49,6 +50,7 @@ rule evaluate:
     params:
         script=script_path("evaluate"),
         batch=config["evaluation"]["batch_size"],
+        extra=lambda wc, input: extra_flags(input, ("encoder",)),
     shell:
         "python {params.script} --generator {input.generator}"
         " --unlearned {input.unlearned} --inversion {input.inversion}"
@@ -57,4 +59,4 @@ rule evaluate:
         " --reference {input.reference} --batch-size {params.batch}"
         " --scenario {wildcards.scenario} --identity {wildcards.identity}"
         " --method {wildcards.method} --out-json {output.json} --out-png {output.png}"
-        " --threads {threads} > {log} 2>&1"
+        " {params.extra} --threads {threads} > {log} 2>&1"

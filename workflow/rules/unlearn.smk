@@ -1,5 +1,6 @@
 rule unlearn:
     input:
+        unpack(get_unlearn_extra),
         generator=network("generator"),
         inversion=rules.invert.output,
         target=get_target,
@@ -22,10 +23,11 @@ rule unlearn:
         u=config["unlearn"],
         methods=f"'{METHODS_JSON}'",
         seed=lambda wc: seed_for("unlearn", wc.scenario, wc.identity, wc.method),
+        extra=lambda wc, input: extra_flags(input, ("dataset", "identities", "encoder")),
     shell:
         "python {params.script} --generator {input.generator}"
         " --inversion {input.inversion} --target {input.target}"
         " --loss-identity {input.loss_identity} --method {wildcards.method}"
         " --methods-json {params.methods} --steps {params.u[steps]} --lr {params.u[lr]}"
         " {params.lpips} --device {params.u[device]} --out {output} --seed {params.seed}"
-        " --threads {threads} > {log} 2>&1"
+        " {params.extra} --threads {threads} > {log} 2>&1"

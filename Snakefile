@@ -26,6 +26,7 @@ include: "workflow/rules/invert.smk"
 include: "workflow/rules/target.smk"
 include: "workflow/rules/unlearn.smk"
 include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/attack.smk"
 include: "workflow/rules/report.smk"
 
 

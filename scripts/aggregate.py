@@ -14,11 +14,18 @@ from idunlearn.report import aggregate
     multiple=True,
     help="NAME=RUN: also list RUN's rows under the method name NAME",
 )
+@click.option(
+    "--attack",
+    "attacks",
+    multiple=True,
+    type=click.Path(dir_okay=False),
+    help="an attack record (rule attack); its ID columns join its run's rows",
+)
 @click.argument("records", nargs=-1, type=click.Path(dir_okay=False))
 @step
-def main(out, aliases, records):
+def main(out, aliases, attacks, records):
     """Ablation rows that run the same job as another method appear under both names."""
-    aggregate(list(records), dict(a.split("=", 1) for a in aliases), out)
+    aggregate(list(records), dict(a.split("=", 1) for a in aliases), out, list(attacks))
 
 
 if __name__ == "__main__":

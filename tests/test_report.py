@@ -384,3 +384,103 @@ def test_aggregate_lists_alias_rows_under_both_names(tmp_path):
     assert list(table["method"]) == ["alpha0", "baseline"]
     assert list(table["run"]) == ["baseline", "baseline"]
     assert table["id"].tolist() == [0.5, 0.5]
+
+
+# --- attacks ------------------------------------------------------------------------------
+
+
+def attack_record(path: Path, method: str, identity: str = "ood00", **values) -> str:
+    record = {"scenario": "ood", "identity": identity, "method": method, "settings": {}}
+    record.update(values)
+    path.write_text(json.dumps(record))
+    return str(path)
+
+
+def test_attack_columns_sort_by_attack_then_k_and_read_as_labels():
+    columns = [
+        "id",
+        "src_relearn_100",
+        "id_relearn_100",
+        "id_relearn_10",
+        "id_search",
+        "id_others_reinv_optim",
+        "id_reinv_optim",
+        "id_reinv_encoder",
+        "id_unattacked",
+        "seconds_search",
+    ]
+    assert report.attack_columns(columns, ("id",)) == [
+        "id_reinv_encoder",
+        "id_reinv_optim",
+        "id_search",
+        "id_relearn_10",
+        "id_relearn_100",
+    ]
+    assert report.attack_columns(columns)[1:3] == ["id_reinv_optim", "id_others_reinv_optim"]
+    assert report.metric_label("id_reinv_encoder") == "ID reinv-enc"
+    assert report.metric_label("id_others_reinv_optim") == "ID_others reinv-opt"
+    assert report.metric_label("id_relearn_50") == "ID relearn-50"
+    assert report.metric_label("fid_pre") == "FID_pre"
+
+
+def test_aggregate_joins_attacks_on_the_run_so_aliases_share_them(tmp_path):
+    base = {"scenario": "ood", "identity": "ood00", "id_others": 0.6, "id_source_before": 0.8}
+    base.update(id_source_after=0.4, fid_pre=1.0, fid_real=2.0, dfid_real=0.5)
+    for method, value in (("baseline", 0.5), ("guide", 0.1)):
+        (tmp_path / f"{method}.json").write_text(
+            json.dumps({**base, "method": method, "id": value})
+        )
+    attacked = attack_record(
+        tmp_path / "attack.json",
+        "baseline",
+        id_reinv_optim=0.7,
+        id_relearn_10=0.9,
+        src_relearn_10=0.3,
+        id_unattacked=0.5,
+    )
+    out = tmp_path / "all.csv"
+    records = [str(tmp_path / "baseline.json"), str(tmp_path / "guide.json")]
+    report.aggregate(records, {"alpha0": "baseline"}, str(out), [attacked])
+    table = pd.read_csv(out).set_index("method")
+    assert list(table.columns)[-3:] == ["id_reinv_optim", "id_relearn_10", "src_relearn_10"]
+    assert "id_unattacked" not in table.columns
+    assert table.loc["alpha0", "id_relearn_10"] == 0.9 == table.loc["baseline", "id_relearn_10"]
+    assert math.isnan(table.loc["guide", "id_reinv_optim"])  # not attacked: blank
+    # without attack records the CSV is as before
+    report.aggregate(records, {}, str(out))
+    assert list(pd.read_csv(out).columns)[-1] == "dfid_real"
+
+
+def test_tables_gain_attack_columns_blank_where_not_attacked(tmp_path):
+    frame = make_metrics()
+    attacked = frame["method"] == "guide"
+    frame.loc[attacked, "id_reinv_optim"] = 0.5
+    frame.loc[attacked, "id_relearn_10"] = 0.6
+    frame.loc[attacked, "id_others_reinv_optim"] = 0.4
+    frame.loc[attacked, "src_relearn_10"] = 0.2
+    metrics = write_csv(frame, tmp_path / "all.csv")
+    report.write_tables(metrics, PAPER, METHODS, "ood", "mean", tmp_path)
+    table1 = (tmp_path / "table1.md").read_text().splitlines()
+    header = [cell.strip() for cell in table1[2].strip("|").split("|")]
+    assert header[:8] == [
+        "Method",
+        "Random ID",
+        "Random ID (paper)",
+        "Random FID_pre",
+        "Random FID_pre (paper)",
+        "Random dFID_real",
+        "Random dFID_real (paper)",
+        "Random ID reinv-opt",
+    ]
+    assert header[8] == "Random ID relearn-10" and "Random ID relearn-10 (paper)" not in header
+    assert not any("src" in h or "ID_others" in h for h in header)
+    rows = {row.split("|")[1].strip(): row.split("|") for row in table1[4:]}
+    assert rows["+ L_global (GUIDE)"][8].strip() == "0.50 ± 0.00"
+    assert rows["Baseline"][8].strip() == ""
+    assert "Attack columns (blank: method not attacked)" in table1[0]
+    assert "cos(E(G_s(w_u)), E(G'(w')))" in table1[0]
+    table2 = (tmp_path / "table2.md").read_text().splitlines()
+    assert "ID_others reinv-opt" in table2[2] and "Attack columns" in table2[0]
+    assert "Attack columns" not in (tmp_path / "table3.md").read_text()
+    tidy = pd.read_csv(tmp_path / "table1.csv")
+    assert set(tidy["metric"]) == {"id", "fid_pre", "dfid_real", "id_reinv_optim", "id_relearn_10"}

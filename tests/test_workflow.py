@@ -36,8 +36,12 @@ def test_default_config_dry_run_shows_the_whole_dag(tmp_path):
     result = snakemake("-n", "--configfile", str(ROOT / "config" / "config.yaml"), cwd=tmp_path)
     out = result.stdout + result.stderr
     assert result.returncode == 0, out
-    for rule in ("dataset", "train_generator", "invert", "target", "unlearn", "evaluate", "tables"):
+    rules = ("dataset", "train_generator", "invert", "target", "unlearn", "evaluate", "attack")
+    for rule in (*rules, "tables"):
         assert f"rule {rule}:" in out
+    # one attack job per identity of each attacked method (default: guide)
+    assert out.count("rule attack:") == 9
+    assert "results/attack/ood/ood02/guide.json" in out
 
 
 @pytest.mark.parametrize(
@@ -47,6 +51,8 @@ def test_default_config_dry_run_shows_the_whole_dag(tmp_path):
         (lambda c: c["unlearn"].update(steps="many"), "many"),
         (lambda c: c["methods"]["guide"].update(alpha=3), "alpha"),
         (lambda c: c.update(lpips={"net": "resnet", "random_backbone": True}), "resnet"),
+        (lambda c: c["attacks"].update(methods=["guide", "gide"]), "gide"),
+        (lambda c: c["attacks"]["relearn"].update(ks=[0]), "ks"),
     ],
 )
 def test_a_bad_config_fails_before_any_job_naming_the_key(tmp_path, change, named):
@@ -79,6 +85,19 @@ def test_tiny_workflow_end_to_end(tmp_path):
     assert header[:4] == ["scenario", "identity", "method", "run"]
     ids = [float(row.split(",")[header.index("id")]) for row in metrics[1:]]
     assert all(-1.0 <= v <= 1.0 for v in ids)
+    # attacks (tiny config: guide only, relearn ks 1 and 3): columns joined, others blank
+    for column in ("id_reinv_encoder", "id_reinv_optim", "id_search", "id_relearn_3"):
+        assert column in header
+        for row in metrics[1:]:
+            cells = row.split(",")
+            value = cells[header.index(column)]
+            assert (value != "") == (cells[header.index("run")] == "guide"), (column, row)
+            assert value == "" or -1.0 <= float(value) <= 1.0
+    attack = json.loads((results / "attack" / "ood" / "ood00" / "guide.json").read_text())
+    assert attack["settings"]["reinversion_kinds"] == ["encoder", "optimisation"]
+    assert -1.0 <= attack["id_others_reinv_optim"] <= 1.0
+    assert (tmp_path / "benchmarks" / "attack" / "ood" / "ood00" / "guide.tsv").is_file()
+    assert "ID relearn-3" in (results / "tables" / "table1.md").read_text()
     # cached: a second run has nothing to do
     again = snakemake("--cores", "2", "--configfile", str(TINY), "-n", cwd=tmp_path)
     assert "Nothing to be done" in again.stdout + again.stderr

@@ -114,10 +114,22 @@ def load_encoder_network(path: str) -> torch.nn.Module:
     return load_encoder(path)
 
 
-def as_inversion_encoder(encoder: torch.nn.Module, generator: GeneratorAdapter) -> Images:
-    """An encoder module as a callable images -> W+ latents of `generator`."""
-    w_avg = generator.w_avg.detach()
-    return lambda images: encoder(images, w_avg)
+class OffsetEncoder(torch.nn.Module):
+    """The world's encoder with the generator's w_avg bound: images -> W+ latents. A module,
+    so that its parameters can be trained (encoder method, relearning attack)."""
+
+    def __init__(self, encoder: torch.nn.Module, w_avg: torch.Tensor) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.register_buffer("w_avg", w_avg.detach().clone())
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.encoder(images, self.w_avg)
+
+
+def as_inversion_encoder(encoder: torch.nn.Module, generator: GeneratorAdapter) -> OffsetEncoder:
+    """An encoder module as a module images -> W+ latents of `generator`."""
+    return OffsetEncoder(encoder, generator.w_avg)
 
 
 def load_inversion_encoder(path: str, generator: GeneratorAdapter) -> Images:

@@ -132,6 +132,7 @@ def run_invert(
         state = {"w_u": w_u[0], "source_image": source[0], "source_camera": frontal[0]}
         state["w_others"] = w_u.new_zeros(0, generator.num_ws, generator.w_dim)
         state["other_images"] = source.new_zeros(0, *source.shape[1:])
+        state["other_cameras"] = frontal.new_zeros(0, *frontal.shape[1:])
     else:
         images, cameras = identity_images(dataset_path, row, generator)
         encoder = load_inversion_encoder(encoder_path, generator)
@@ -144,5 +145,6 @@ def run_invert(
             "source_image": images[0],
             "source_camera": cameras[0],
             "other_images": images[1:],  # for methods whose latent of an image is E_u(image)
+            "other_cameras": cameras[1:],  # and for the re-inversion attack
         }
     save_checkpoint(out, INVERSION_KIND, state, meta={"scenario": scenario, "identity": identity})

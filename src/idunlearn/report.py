@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
 
@@ -38,6 +38,23 @@ VALUE_COLUMNS = (
     "fid_pre",
     "fid_real",
     "dfid_real",
+)
+# Attack columns (rule attack): `{id,id_others,src}_{attack}`, e.g. id_reinv_optim,
+# id_relearn_50; their ID is Table 1's formula with the attacked generator and latent.
+ATTACK_COLUMN = re.compile(r"^(id|id_others|src)_(reinv_encoder|reinv_optim|search|relearn_(\d+))$")
+ATTACK_ORDER = ("reinv_encoder", "reinv_optim", "search", "relearn")
+ATTACK_LABELS = {"reinv_encoder": "reinv-enc", "reinv_optim": "reinv-opt", "search": "search"}
+ATTACK_NOTE = (
+    "Attack columns (blank: method not attacked) give the ID after an attack, by the same "
+    "formula as ID: mean over the evaluation views of cos(E(G_s(w_u)), E(G'(w'))), E the "
+    "evaluation identity network, G' the attacked generator and w' the attacker's latent; "
+    "higher means the identity came back. reinv-enc / reinv-opt: the source image (ID_others: "
+    "each other image, against its own G_s(w_o)) inverted again on G_u by the encoder / by W+ "
+    "optimisation from the encoder's estimate; search: the best latent of a projected "
+    "gradient ascent in an L2 ball around the system's latent of the source (w_u; encoder "
+    "method: E_u(x)) on the loss identity network's similarity to the source photo; "
+    "relearn-k: G_u's unlearned parameters (encoder method: the encoder) fine-tuned k steps "
+    "to reconstruct the source image (L2 + LPIPS)."
 )
 PAPER_LABELS = {
     "baseline": "Baseline",
@@ -123,6 +140,32 @@ TABLES = (
 )
 
 
+def attack_columns(
+    columns: Iterable[str], prefixes: Sequence[str] = ("id", "id_others", "src")
+) -> list[str]:
+    """The attack columns among `columns` with one of `prefixes`, by attack, k, then prefix."""
+
+    def key(name: str) -> tuple[int, int, int]:
+        match = ATTACK_COLUMN.match(name)
+        attack = "relearn" if match.group(3) else match.group(2)
+        k = int(match.group(3)) if match.group(3) else 0
+        return ATTACK_ORDER.index(attack), k, ("id", "id_others", "src").index(match.group(1))
+
+    found = [c for c in columns if (m := ATTACK_COLUMN.match(c)) and m.group(1) in prefixes]
+    return sorted(dict.fromkeys(found), key=key)
+
+
+def metric_label(metric: str) -> str:
+    """A column head: the paper's metric name, or e.g. "ID reinv-opt", "ID relearn-50"."""
+    if metric in METRICS:
+        return METRICS[metric]
+    match = ATTACK_COLUMN.match(metric)
+    if not match:
+        return metric
+    attack = f"relearn-{match.group(3)}" if match.group(3) else ATTACK_LABELS[match.group(2)]
+    return f"{METRICS[match.group(1)] if match.group(1) in METRICS else match.group(1)} {attack}"
+
+
 # --- inputs -------------------------------------------------------------------------------
 
 
@@ -143,7 +186,7 @@ def read_metrics(path: str | Path) -> pd.DataFrame:
     blank = [col for col in KEY_COLUMNS if frame[col].isna().any()]
     if blank:
         raise ArtefactError(f"metrics file {path}: empty cells in column(s) {', '.join(blank)}")
-    for col in VALUE_COLUMNS:
+    for col in (*VALUE_COLUMNS, *attack_columns(frame.columns)):
         if not pd.api.types.is_numeric_dtype(frame[col]):
             raise ArtefactError(f"metrics file {path}: column {col} is not numeric")
     duplicated = frame.duplicated(list(KEY_COLUMNS))
@@ -212,7 +255,8 @@ def ordered_scenarios(scenarios: Iterable[str]) -> list[str]:
 
 def summarise(metrics: pd.DataFrame) -> pd.DataFrame:
     """Mean, sample std (ddof 1) and count of each metric per scenario and method, long form."""
-    long = metrics.melt(id_vars=["scenario", "method"], value_vars=list(METRICS), var_name="metric")
+    value_vars = [*METRICS, *attack_columns(metrics.columns, ("id", "id_others"))]
+    long = metrics.melt(id_vars=["scenario", "method"], value_vars=value_vars, var_name="metric")
     grouped = long.groupby(["scenario", "method", "metric"], sort=False)["value"]
     summary = grouped.agg(n="count", mean="mean", std="std").reset_index()
     summary["n"] = summary["n"].astype(int)
@@ -280,13 +324,15 @@ def format_table(table: pd.DataFrame, spec: TableSpec) -> pd.DataFrame:
     for scenario in dict.fromkeys(table["scenario"]):
         for metric in spec.metrics:
             cells = table[(table["scenario"] == scenario) & (table["metric"] == metric)]
-            head = METRICS[metric]
+            head = metric_label(metric)
             if spec.by_scenario:
                 head = f"{SCENARIOS.get(scenario, scenario)} {head}"
             columns[head] = [
                 mean_std(m, s, spec.digits)
                 for m, s in zip(cells["mean"], cells["std"], strict=True)
             ]
+            if metric not in METRICS:
+                continue  # an attack column: the paper has none
             columns[f"{head} (paper)"] = [
                 mean_std(m, s, spec.digits)
                 for m, s in zip(cells["paper_mean"], cells["paper_std"], strict=True)
@@ -304,11 +350,14 @@ def table_caption(table: pd.DataFrame, spec: TableSpec, reduction: str) -> str:
     notes = [METHOD_NOTES[m] for m in dict.fromkeys(table["method"]) if m in METHOD_NOTES]
     if notes:
         notes = ["comparison methods have no paper numbers (blank)", *notes]
+    attacks = f" {ATTACK_NOTE}" if any(m not in METRICS for m in spec.metrics) else ""
     return (
         f"{spec.title}; {scenarios}. Ours: mean ± std over n = {n} identities per cell; "
         f"(paper): GUIDE, CVPR 2024{paper_note}. ID (identity similarity before vs after) lower "
         f"is better, i.e. more forgotten; FID_pre and dFID_real lower is better. "
-        f"{REDUCTIONS[reduction]}." + "".join(f" {note[0].upper()}{note[1:]}." for note in notes)
+        f"{REDUCTIONS[reduction]}."
+        + "".join(f" {note[0].upper()}{note[1:]}." for note in notes)
+        + attacks
     )
 
 
@@ -396,7 +445,12 @@ def write_tables(
         "table4": ([ablation_scenario], [m for m in GLOBAL_ABLATION if m in set(ablation_runs)]),
     }
     log = []
+    attack_metrics = {
+        "table1": tuple(attack_columns(metrics.columns, ("id",))),
+        "table2": tuple(attack_columns(metrics.columns, ("id", "id_others"))),
+    }
     for spec in TABLES:
+        spec = replace(spec, metrics=spec.metrics + attack_metrics.get(spec.name, ()))
         scenarios, names = rows[spec.name]
         if not names:
             log.append(f"skipped {spec.name}: no runs for it in scenario {scenarios[0]}")
@@ -616,14 +670,26 @@ def write_figures(
     return log
 
 
-def aggregate(records: list[str], aliases: dict[str, str], out: str) -> None:
+def aggregate(
+    records: list[str], aliases: dict[str, str], out: str, attacks: Sequence[str] = ()
+) -> None:
     """One tidy CSV of all evaluation records; `aliases` maps extra method names to the run
-    they share (the `run` column keeps the run, for the figures' image strips)."""
+    they share (the `run` column keeps the run, for the figures' image strips). The attack
+    records' columns are joined on (scenario, identity, run), so aliases get them too;
+    runs that were not attacked are blank there."""
     table = pd.DataFrame([read_json(path) for path in records])
     table["run"] = table["method"]
+    attack_cols: list[str] = []
+    if attacks:
+        attacked = pd.DataFrame([read_json(path) for path in attacks])
+        attack_cols = attack_columns(attacked.columns)
+        attacked = attacked[[*KEY_COLUMNS, *attack_cols]].rename(columns={"method": "run"})
+        if attacked.duplicated(["scenario", "identity", "run"]).any():
+            raise ArtefactError("attack records: more than one record for a run")
+        table = table.merge(attacked, on=["scenario", "identity", "run"], how="left")
     extra = [table[table["method"] == run].assign(method=name) for name, run in aliases.items()]
     table = pd.concat([table, *extra], ignore_index=True)
-    table = table[[*KEY_COLUMNS, "run", *VALUE_COLUMNS]]
+    table = table[[*KEY_COLUMNS, "run", *VALUE_COLUMNS, *attack_cols]]
     table = table.sort_values(["scenario", "method", "identity"], kind="stable")
     with atomic_path(out) as tmp:
         table.to_csv(tmp, index=False, float_format="%.6g")

@@ -190,6 +190,35 @@ def file_flags(input, keys):
     return " ".join(f"--{key.replace('_', '-')} {input[key]}" for key in given)
 
 
+def attacked_methods():
+    """Canonical names of the methods the attack rule runs on (config `attacks.methods`)."""
+    names = config.get("attacks", {}).get("methods", [])
+    unknown = sorted(set(names) - set(METHODS))
+    if unknown:
+        raise ValueError(f"attacks.methods: unknown method(s) {', '.join(unknown)}")
+    return {CANONICAL[name] for name in names}
+
+
+def attack_records():
+    """One attack record per distinct job of an attacked method, like evaluation_records."""
+    attacked = attacked_methods()
+    jobs = sorted({(s, i, CANONICAL[m]) for s, i, m in requested_runs()})
+    return [f"results/attack/{s}/{i}/{m}.json" for s, i, m in jobs if m in attacked]
+
+
+def get_attack_flags(wildcards):
+    """The attack CLI's budget flags from `attacks` and the system's `inversion` block."""
+    a, inv = config["attacks"], config["inversion"]
+    return (
+        f"--inversion-method {inv['method']} --inversion-lr {inv['lr']}"
+        f" --lpips-weight {inv['lpips_weight']} --reinvert-steps {a['reinversion']['steps']}"
+        f" --search-radius {a['search']['radius']} --search-steps {a['search']['steps']}"
+        f" --search-step-size {a['search']['step_size']}"
+        f" --relearn-ks {','.join(str(k) for k in a['relearn']['ks'])}"
+        f" --relearn-lr {a['relearn']['lr']}"
+    )
+
+
 def get_final_output():
     return [
         *([f"{WORLD}/quality.json"] if SYNTHETIC else []),

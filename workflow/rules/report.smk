@@ -6,7 +6,8 @@ localrules:
 
 rule aggregate:
     input:
-        evaluation_records(),
+        records=evaluation_records(),
+        attacks=attack_records(),
     output:
         "results/metrics/all.csv",
     log:
@@ -18,8 +19,10 @@ rule aggregate:
     params:
         script=script_path("aggregate"),
         aliases=" ".join(f"--alias {a}" for a in method_aliases()),
+        attacks=lambda wc, input: " ".join(f"--attack {path}" for path in input.attacks),
     shell:
-        "python {params.script} --out {output} {params.aliases} {input} > {log} 2>&1"
+        "python {params.script} --out {output} {params.aliases} {params.attacks}"
+        " {input.records} > {log} 2>&1"
 
 
 rule tables:

@@ -1,0 +1,160 @@
+"""Attacks on an unlearned identity, on hand-checkable stand-ins (tests/tiny.py)."""
+
+
+import pytest
+import torch
+
+from idunlearn import attacks
+
+from tiny import TinyGenerator, squared_perceptual
+
+C = torch.tensor([[3.0, 0.0], [0.0, 4.0]])  # ||C||_F = 5
+
+
+def linear_encoder():
+    """images [B, 3, 2, 2] -> W+ [B, 2, 2]: a module, like backend's OffsetEncoder."""
+    torch.manual_seed(0)
+    net = torch.nn.Linear(12, 4).requires_grad_(False)
+    encoder = torch.nn.Sequential(torch.nn.Flatten(), net, torch.nn.Unflatten(1, (2, 2)))
+    return encoder, net
+
+
+# --- ball projection ----------------------------------------------------------------------
+
+
+def test_a_latent_outside_the_ball_is_projected_onto_the_sphere():
+    center = torch.ones(2, 2)
+    projected = attacks.project_to_ball(center + C, center, 2.0)
+    # along C, at distance 2: center + C * 2 / 5
+    assert torch.allclose(projected, center + torch.tensor([[1.2, 0.0], [0.0, 1.6]]))
+    assert (projected - center).norm().item() == pytest.approx(2.0)
+
+
+def test_a_latent_inside_the_ball_is_unchanged_and_batches_project_one_by_one():
+    inside = 0.1 * C
+    assert torch.equal(attacks.project_to_ball(inside, torch.zeros(2, 2), 2.0), inside)
+    batch = attacks.project_to_ball(torch.stack([inside, C]), torch.zeros(2, 2), 2.0)
+    assert torch.equal(batch[0], inside)
+    assert torch.allclose(batch[1], 0.4 * C)
+    zero = torch.zeros(2, 2)
+    assert torch.equal(attacks.project_to_ball(zero, zero, 0.0), zero)  # no 0 / 0
+
+
+# --- latent search ------------------------------------------------------------------------
+
+
+def recording(objective):
+    calls = []
+
+    def wrapped(w):
+        calls.append(w.detach().clone())
+        return objective(w)
+
+    return wrapped, calls
+
+
+def test_latent_search_stays_in_the_ball_and_reaches_the_concave_optimum_on_it():
+    # f(w) = -||w - C||^2 with C at distance 5 from the centre: the best point of the
+    # radius-2 ball is 0.4 C (f = -9); steps of 0.5 along C reach it in 4 steps.
+    objective, calls = recording(lambda w: -(w - C).pow(2).sum())
+    result = attacks.latent_search(objective, torch.zeros(2, 2), 2.0, steps=10, step_size=0.5)
+    assert all(w.norm().item() <= 2.0 + 1e-6 for w in calls)
+    assert len(calls) == 11 and result["start"] == pytest.approx(-25.0)
+    assert result["value"] == pytest.approx(-9.0)
+    assert torch.allclose(result["latent"], 0.4 * C)
+    assert result["values"][:5] == pytest.approx([-25.0, -20.25, -16.0, -12.25, -9.0])
+
+
+def test_latent_search_never_returns_worse_than_its_start():
+    center = torch.zeros(2, 2)
+    # the optimum (0.2 C, distance 1) is inside the ball; large steps overshoot it
+    objective = lambda w: -(w - 0.2 * C).pow(2).sum()  # noqa: E731
+    result = attacks.latent_search(objective, center, 3.0, steps=7, step_size=0.7)
+    assert result["value"] == max(result["values"]) >= result["start"]
+    assert (result["latent"] - center).norm().item() <= 3.0 + 1e-6
+    # zero steps: the start itself
+    none = attacks.latent_search(objective, center, 3.0, steps=0, step_size=0.7)
+    assert torch.equal(none["latent"], center) and none["value"] == none["start"]
+
+
+# --- relearning ---------------------------------------------------------------------------
+
+
+def test_relearning_records_the_requested_ks_and_moves_only_trainable_parameters():
+    g_u = TinyGenerator().requires_grad_(False)
+    before = {n: p.clone() for n, p in g_u.named_parameters()}
+    w = torch.ones(2, 2)
+    camera = torch.zeros(1, 1)
+    seen = []
+
+    def score(g):
+        seen.append(g.gain.detach().clone())
+        return {"id": float(len(seen)), "src": 0.0}
+
+    curve = attacks.relearn_generator(
+        g_u, w, camera, torch.zeros(3, 2, 2), squared_perceptual, 0.0, [3, 1], 0.1, score
+    )
+    assert list(curve) == [1, 3] and [s["id"] for s in curve.values()] == [1.0, 2.0]
+    # image = 0.5 * gain (w = 1, camera 0) against a zero target: the MSE gradient has the
+    # sign of gain, and Adam's first step is lr * sign(gradient).
+    assert torch.allclose(seen[0], torch.tensor([[0.9, 1.9], [0.4, -0.9]]))
+    for name, param in g_u.named_parameters():  # G_u itself is never changed
+        assert torch.equal(param, before[name]) and not param.requires_grad, name
+
+
+def test_relearning_only_touches_the_copy_s_trainable_parameters():
+    g_u = TinyGenerator().requires_grad_(False)
+    copies = []
+
+    def score(g):
+        copies.append({n: p.detach().clone() for n, p in g.named_parameters()})
+        return {"id": 0.0, "src": 0.0}
+
+    attacks.relearn_generator(
+        g_u,
+        torch.ones(2, 2),
+        torch.zeros(1, 1),
+        torch.zeros(3, 2, 2),
+        squared_perceptual,
+        1.0,
+        [2],
+        0.1,
+        score,
+    )
+    after = copies[-1]
+    assert not torch.equal(after["gain"], g_u.gain)
+    assert torch.equal(after["head"], g_u.head)
+    assert torch.equal(after["mapping_weight"], g_u.mapping_weight)
+
+
+def test_encoder_relearning_trains_the_encoder_in_place_not_the_generator():
+    encoder, net = linear_encoder()
+    generator = TinyGenerator().requires_grad_(False)
+    weights = net.weight.clone()
+    gain = generator.gain.clone()
+    latents = []
+    curve = attacks.relearn_encoder(
+        encoder,
+        generator,
+        torch.full((3, 2, 2), 0.5),
+        torch.zeros(1, 1),
+        squared_perceptual,
+        1.0,
+        [0, 2],
+        0.1,
+        lambda w: latents.append(w) or {"id": float(len(latents)), "src": 0.0},
+    )
+    assert list(curve) == [0, 2]
+    assert latents[0].shape == (2, 2)
+    assert not torch.equal(net.weight, weights) and not net.weight.requires_grad
+    assert torch.equal(generator.gain, gain)
+
+
+def test_relearn_encoder_needs_parameters():
+    with pytest.raises(ValueError, match="no parameters"):
+        attacks.relearn_encoder(
+            lambda x: x, TinyGenerator(), torch.zeros(3, 2, 2), None, None, 1.0, [1], 0.1, None
+        )
+
+
+# --- re-inversion and scoring -------------------------------------------------------------

@@ -27,6 +27,12 @@ from idunlearn.evaluation import run_evaluate
     default=None,
     help="inversion encoder file (needed when the unlearned file holds an encoder)",
 )
+@click.option(
+    "--second-identity",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="a second, independent evaluation network (id_second, id_others_second)",
+)
 @click.option("--batch-size", type=click.IntRange(min=1), default=100, show_default=True)
 @click.option("--scenario", required=True)
 @click.option("--identity", required=True)
@@ -44,6 +50,7 @@ def main(
     features,
     reference,
     encoder,
+    second_identity,
     batch_size,
     scenario,
     identity,
@@ -65,6 +72,7 @@ def main(
         out_png,
         {"scenario": scenario, "identity": identity, "method": method},
         encoder_path=encoder,
+        second_identity_path=second_identity,
     )
 
 

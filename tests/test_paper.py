@@ -70,6 +70,11 @@ def test_paper_dry_run_lists_the_whole_dag_from_the_downloads(tmp_path):
     assert counts["target"] > 0 and counts["tables"] == 1 and counts["fid_real"] == 1
     assert not {"dataset", "train_generator", "train_encoder"} & set(counts)  # no world
     assert not (tmp_path / "resources").exists()
+    # facenet is evaluated beside CurricularFace: every evaluate job reads its spec
+    assert counts["network_spec"] == 6
+    evaluate_inputs = re.findall(r"rule evaluate:\n    input: ([^\n]*)", out)
+    assert len(evaluate_inputs) == 400
+    assert all("results/networks/identity_second.json" in line for line in evaluate_inputs)
 
 
 def write_config(tmp_path: Path, change) -> Path:

@@ -384,6 +384,18 @@ def test_aggregate_lists_alias_rows_under_both_names(tmp_path):
     assert list(table["method"]) == ["alpha0", "baseline"]
     assert list(table["run"]) == ["baseline", "baseline"]
     assert table["id"].tolist() == [0.5, 0.5]
+    assert "id_second" not in table.columns  # only the real setting has a second evaluator
+
+
+def test_aggregate_keeps_the_second_evaluators_ids(tmp_path):
+    record = {key: 0.5 for key in report.VALUE_COLUMNS}
+    record |= {"scenario": "ood", "identity": "ood00", "method": "guide"}
+    record |= {"id_second": 0.25, "id_others_second": 0.125, "unknown": 1.0}
+    (tmp_path / "a.json").write_text(json.dumps(record))
+    report.aggregate([str(tmp_path / "a.json")], {}, str(tmp_path / "all.csv"))
+    table = pd.read_csv(tmp_path / "all.csv")
+    assert table[["id_second", "id_others_second"]].iloc[0].tolist() == [0.25, 0.125]
+    assert "unknown" not in table.columns
 
 
 # --- attacks ------------------------------------------------------------------------------

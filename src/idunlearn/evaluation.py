@@ -101,6 +101,25 @@ def fid_reference(
     }
 
 
+def identity_metrics(
+    g_s: GeneratorAdapter,
+    g_u: GeneratorAdapter,
+    w_u: torch.Tensor,
+    w_others: torch.Tensor,
+    w_u_after: torch.Tensor,
+    w_others_after: torch.Tensor,
+    embed: Images,
+) -> dict[str, float]:
+    """ID and ID_others (NaN without other images) as one identity network sees them."""
+    result = {"id": float(identity_similarity(g_s, g_u, w_u[None], embed, w_u_after[None])[0])}
+    result["id_others"] = (
+        float(identity_similarity(g_s, g_u, w_others, embed, w_others_after).mean())
+        if len(w_others)
+        else float("nan")
+    )
+    return result
+
+
 def evaluate(
     g_s: GeneratorAdapter,
     g_u: GeneratorAdapter,
@@ -123,12 +142,7 @@ def evaluate(
     """
     w_u_after = w_u if w_u_system is None else w_u_system
     w_others_after = w_others if w_others_system is None else w_others_system
-    result = {"id": float(identity_similarity(g_s, g_u, w_u[None], embed, w_u_after[None])[0])}
-    result["id_others"] = (
-        float(identity_similarity(g_s, g_u, w_others, embed, w_others_after).mean())
-        if len(w_others)
-        else float("nan")
-    )
+    result = identity_metrics(g_s, g_u, w_u, w_others, w_u_after, w_others_after, embed)
     with torch.no_grad():
         source_emb = embed(source_image[None])
         cam = source_camera[None]
@@ -173,8 +187,12 @@ def run_evaluate(
     out_png: str,
     labels: dict[str, str],
     encoder_path: str | None = None,
+    second_identity_path: str | None = None,
 ) -> None:
     """Metrics of one run as JSON, and a [source, target, before, after] strip as PNG.
+
+    A second, independent evaluation network (real setting: facenet beside CurricularFace)
+    adds `id_second` and `id_others_second`.
 
     The strip's target is the latent the method trained w_u towards (GUIDE: w_t; the
     comparison methods store theirs); `after` is G_u at the system's latent of the source.
@@ -200,6 +218,17 @@ def run_evaluate(
         w_u_system,
         w_others_system,
     )
+    if second_identity_path:
+        second = identity_metrics(
+            g_s,
+            g_u,
+            inv["w_u"],
+            inv["w_others"],
+            w_u_system,
+            w_others_system,
+            load_embedder(second_identity_path),
+        )
+        metrics |= {f"{key}_second": value for key, value in second.items()}
     write_json(out_json, {**labels, **metrics})
     frontal = g_s.frontal_camera(1)
     with torch.no_grad():

@@ -56,6 +56,8 @@ ATTACK_NOTE = (
     "relearn-k: G_u's unlearned parameters (encoder method: the encoder) fine-tuned k steps "
     "to reconstruct the source image (L2 + LPIPS)."
 )
+# The real setting's second, independent ID network (facenet beside CurricularFace).
+SECOND_EVALUATOR_COLUMNS = ("id_second", "id_others_second")
 PAPER_LABELS = {
     "baseline": "Baseline",
     "extrapolated": "+ extrapolated w_t",
@@ -689,7 +691,8 @@ def aggregate(
         table = table.merge(attacked, on=["scenario", "identity", "run"], how="left")
     extra = [table[table["method"] == run].assign(method=name) for name, run in aliases.items()]
     table = pd.concat([table, *extra], ignore_index=True)
-    table = table[[*KEY_COLUMNS, "run", *VALUE_COLUMNS, *attack_cols]]
+    second = [col for col in SECOND_EVALUATOR_COLUMNS if col in table.columns]
+    table = table[[*KEY_COLUMNS, "run", *VALUE_COLUMNS, *second, *attack_cols]]
     table = table.sort_values(["scenario", "method", "identity"], kind="stable")
     with atomic_path(out) as tmp:
         table.to_csv(tmp, index=False, float_format="%.6g")

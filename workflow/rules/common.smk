@@ -113,15 +113,12 @@ def get_unlearn_extra(wildcards):
 
 
 def get_evaluate_extra(wildcards):
-    """The encoder method is evaluated through its unlearned encoder: it needs the file."""
+    """The encoder method is evaluated through its unlearned encoder: it needs the file.
+    The real setting adds its second evaluation network (facenet)."""
+    files = {} if SYNTHETIC else {"second_identity": network("identity_second")}
     if METHODS[wildcards.method].needs_encoder:
-        return {"encoder": network("encoder")}
-    return {}
-
-
-def extra_flags(input, names):
-    """`--name path` for each optional input present in the job."""
-    return " ".join(f"--{name} {input[name]}" for name in names if name in input.keys())
+        files["encoder"] = network("encoder")
+    return files
 
 
 def table_names():
@@ -243,7 +240,6 @@ def code_dir(key):
 def real_network(name):
     """(role, family, weights asset, code checkout, w_avg asset) of a real network."""
     real = config["real"]
-    eval_asset = "curricularface" if real["eval_identity"] == "curricularface" else None
     return {
         "generator": ("generator", "eg3d", "eg3d", "eg3d", "w_avg"),
         "encoder": (
@@ -252,7 +248,8 @@ def real_network(name):
             else ("encoder", "average", None, None, None)
         ),
         "identity_loss": ("identity", "arcface", "arcface", None, None),
-        "identity_eval": ("identity", real["eval_identity"], eval_asset, None, None),
+        "identity_eval": ("identity", real["eval_identity"], real["eval_identity"], None, None),
+        "identity_second": ("identity", "facenet", "facenet", None, None),  # beside the first
         "features": ("features", "inception", "inception", None, None),
     }[name]
 
@@ -273,7 +270,7 @@ def network_spec_flags(wildcards):
     if weights and config["assets"][weights]["sha256"]:
         flags += f" --sha256 {config['assets'][weights]['sha256']}"
     if code:
-        flags += f" --code-root {Path(code_dir(code)) / config['code'][code]['subdir']}"
+        flags += f" --code-root {code_dir(code)}"  # the adapters know their repository's layout
     return flags
 
 

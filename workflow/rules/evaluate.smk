@@ -50,7 +50,7 @@ rule evaluate:
     params:
         script=script_path("evaluate"),
         batch=config["evaluation"]["batch_size"],
-        extra=lambda wc, input: extra_flags(input, ("encoder",)),
+        extra=lambda wc, input: file_flags(input, ("encoder", "second_identity")),
     shell:
         "python {params.script} --generator {input.generator}"
         " --unlearned {input.unlearned} --inversion {input.inversion}"

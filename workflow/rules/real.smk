@@ -3,7 +3,7 @@
 
 
 wildcard_constraints:
-    network="generator|encoder|identity_loss|identity_eval|features",
+    network="generator|encoder|identity_loss|identity_eval|identity_second|features",
 
 
 localrules:

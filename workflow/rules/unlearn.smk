@@ -23,7 +23,7 @@ rule unlearn:
         u=config["unlearn"],
         methods=f"'{METHODS_JSON}'",
         seed=lambda wc: seed_for("unlearn", wc.scenario, wc.identity, wc.method),
-        extra=lambda wc, input: extra_flags(input, ("dataset", "identities", "encoder")),
+        extra=lambda wc, input: file_flags(input, ("dataset", "identities", "encoder")),
     shell:
         "python {params.script} --generator {input.generator}"
         " --inversion {input.inversion} --target {input.target}"

@@ -1,6 +1,5 @@
 """Attacks on an unlearned identity, on hand-checkable stand-ins (tests/tiny.py)."""
 
-
 import pytest
 import torch
 

@@ -9,7 +9,18 @@ configfile: "config/config.yaml"
 
 
 include: "workflow/rules/common.smk"
-include: "workflow/rules/world.smk"
+
+
+if SYNTHETIC:
+
+    include: "workflow/rules/world.smk"
+
+else:
+
+    include: "workflow/rules/assets.smk"
+    include: "workflow/rules/real.smk"
+
+
 include: "workflow/rules/identities.smk"
 include: "workflow/rules/invert.smk"
 include: "workflow/rules/target.smk"

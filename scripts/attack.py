@@ -24,8 +24,6 @@ def parse_ks(ctx, param, value):
 @click.option("--unlearned", type=FILE, required=True, help="the method's unlearn output")
 @click.option("--inversion", type=FILE, required=True, help="w_u, source image and camera")
 @click.option("--encoder", type=FILE, required=True, help="the inversion encoder")
-@click.option("--identities", type=FILE, required=True, help="identities.tsv")
-@click.option("--dataset", type=FILE, required=True, help="the other images of the identity")
 @click.option(
     "--loss-identity",
     type=FILE,
@@ -66,8 +64,6 @@ def main(
     unlearned,
     inversion,
     encoder,
-    identities,
-    dataset,
     loss_identity,
     eval_identity,
     scenario,
@@ -93,8 +89,6 @@ def main(
         unlearned,
         inversion,
         encoder,
-        identities,
-        dataset,
         loss_identity,
         eval_identity,
         scenario,

@@ -21,6 +21,18 @@ from idunlearn.evaluation import run_evaluate
 @click.option(
     "--reference", type=click.Path(dir_okay=False), required=True, help="FID reference statistics"
 )
+@click.option(
+    "--encoder",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="inversion encoder file (needed when the unlearned file holds an encoder)",
+)
+@click.option(
+    "--second-identity",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="a second, independent evaluation network (id_second, id_others_second)",
+)
 @click.option("--batch-size", type=click.IntRange(min=1), default=100, show_default=True)
 @click.option("--scenario", required=True)
 @click.option("--identity", required=True)
@@ -37,6 +49,8 @@ def main(
     eval_identity,
     features,
     reference,
+    encoder,
+    second_identity,
     batch_size,
     scenario,
     identity,
@@ -57,6 +71,8 @@ def main(
         out_json,
         out_png,
         {"scenario": scenario, "identity": identity, "method": method},
+        encoder_path=encoder,
+        second_identity_path=second_identity,
     )
 
 

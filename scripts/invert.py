@@ -8,7 +8,11 @@ from idunlearn.inversion import InversionConfig, run_invert
 
 @click.command()
 @click.option("--identities", type=click.Path(dir_okay=False), required=True, help="identity TSV")
-@click.option("--dataset", type=click.Path(dir_okay=False), required=True)
+@click.option(
+    "--dataset",
+    type=click.Path(dir_okay=False),
+    help="synthetic dataset, or the identity's faces file (real setting); not for random",
+)
 @click.option("--generator", type=click.Path(dir_okay=False), required=True)
 @click.option("--encoder", type=click.Path(dir_okay=False), required=True)
 @click.option("--scenario", type=click.Choice(["random", "ind", "ood"]), required=True)

@@ -31,6 +31,24 @@ from idunlearn.unlearning import UnlearnSchedule, run_unlearn
 @click.option(
     "--device", type=click.Choice(["cpu", "cuda", "auto"]), default="cpu", show_default=True
 )
+@click.option(
+    "--dataset",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="world dataset: retain images (cascaded few_shot, encoder methods only)",
+)
+@click.option(
+    "--identities",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="identity table: which images are the forgotten person's (with --dataset)",
+)
+@click.option(
+    "--encoder",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="inversion encoder file (encoder method only: the network it unlearns)",
+)
 @click.option("--out", type=click.Path(dir_okay=False), required=True)
 @seed_option
 @threads_option
@@ -47,11 +65,14 @@ def main(
     lpips_net,
     lpips_random,
     device,
+    dataset,
+    identities,
+    encoder,
     out,
     seed,
 ):
-    """Fine-tune the synthesis backbone so that w_u renders its target; save the
-    trained parameters only."""
+    """Fine-tune the synthesis backbone so that w_u renders its target (or, for the
+    encoder method, the inversion encoder); save the trained parameters only."""
     run_unlearn(
         generator,
         inversion,
@@ -65,6 +86,9 @@ def main(
         device,
         seed,
         out,
+        dataset_path=dataset,
+        identities_path=identities,
+        encoder_path=encoder,
     )
 
 

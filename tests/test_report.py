@@ -111,7 +111,8 @@ def test_ablation_names_sort_by_value_and_read_as_parameters():
     assert report.method_label("alpha15") == "alpha_max = 15"
     assert report.method_label("d-15") == "d = -15"
     assert report.method_label("guide") == "+ L_global (GUIDE)"
-    assert report.method_label("cascaded") == "cascaded"
+    assert report.method_label("cascaded") == "Cascaded GAN unlearning"
+    assert report.method_label("unknown_method") == "unknown_method"
 
 
 def test_paper_numbers_file_holds_tables_1_to_4():
@@ -145,7 +146,7 @@ def test_paper_numbers_sit_beside_ours():
     row = frame.set_index("Method").loc["Baseline"]
     assert row["Random ID"] == "0.20 ± 0.10"
     assert row["Random ID (paper)"] == "0.19 ± 0.09"
-    assert frame.set_index("Method").loc["cascaded", "OOD ID (paper)"] == ""
+    assert frame.set_index("Method").loc["Cascaded GAN unlearning", "OOD ID (paper)"] == ""
 
 
 def test_ablation_paper_numbers_match_by_method_whatever_the_scenario():
@@ -202,6 +203,28 @@ def test_write_tables_writes_csv_markdown_and_latex(tmp_path):
     assert r"\caption{Table 4: L\_global ablation" in tex
     assert r"L\_local + L\_global & " in tex
     assert r"4.63 $\pm$ 0.43" in tex
+
+
+def test_comparison_methods_are_rows_without_paper_numbers(tmp_path):
+    methods = [*METHODS, "cascaded", "feature", "encoder"]
+    metrics = write_csv(make_metrics(methods), tmp_path / "all.csv")
+    report.write_tables(metrics, PAPER, methods, "ood", "mean", tmp_path / "tables")
+    for name in ("table1", "table2"):
+        markdown = (tmp_path / "tables" / f"{name}.md").read_text().splitlines()
+        assert "no paper numbers" in markdown[0]
+        assert "without its adversarial (fake-label discriminator) term" in markdown[0]
+        rows = {line.split("|")[1].strip(): line for line in markdown[4:]}
+        for label in ("Cascaded GAN unlearning", "Feature unlearning", "Encoder unlearning (I2I)"):
+            cells = [cell.strip() for cell in rows[label].strip("|").split("|")]
+            assert cells[1] and cells[2] == ""  # ours, then a blank paper cell
+        assert rows["+ L_global (GUIDE)"].split("|")[3].strip()  # GUIDE keeps its paper cell
+    tex = (tmp_path / "tables" / "table1.tex").read_text()
+    assert "Cascaded GAN unlearning &" in tex
+    table3 = (tmp_path / "tables" / "table3.md").read_text()
+    assert "adversarial" not in table3  # notes only where the method is a row
+    write_strips(make_metrics(methods), tmp_path / "evaluate")
+    report.write_figures(metrics, tmp_path / "evaluate", methods, "ood", tmp_path / "figures")
+    assert (tmp_path / "figures" / "tradeoff.png").stat().st_size > 0
 
 
 def test_sum_reduction_is_stated(tmp_path):
@@ -361,6 +384,18 @@ def test_aggregate_lists_alias_rows_under_both_names(tmp_path):
     assert list(table["method"]) == ["alpha0", "baseline"]
     assert list(table["run"]) == ["baseline", "baseline"]
     assert table["id"].tolist() == [0.5, 0.5]
+    assert "id_second" not in table.columns  # only the real setting has a second evaluator
+
+
+def test_aggregate_keeps_the_second_evaluators_ids(tmp_path):
+    record = {key: 0.5 for key in report.VALUE_COLUMNS}
+    record |= {"scenario": "ood", "identity": "ood00", "method": "guide"}
+    record |= {"id_second": 0.25, "id_others_second": 0.125, "unknown": 1.0}
+    (tmp_path / "a.json").write_text(json.dumps(record))
+    report.aggregate([str(tmp_path / "a.json")], {}, str(tmp_path / "all.csv"))
+    table = pd.read_csv(tmp_path / "all.csv")
+    assert table[["id_second", "id_others_second"]].iloc[0].tolist() == [0.25, 0.125]
+    assert "unknown" not in table.columns
 
 
 # --- attacks ------------------------------------------------------------------------------

@@ -39,9 +39,10 @@ def test_default_config_dry_run_shows_the_whole_dag(tmp_path):
     rules = ("dataset", "train_generator", "invert", "target", "unlearn", "evaluate", "attack")
     for rule in (*rules, "tables"):
         assert f"rule {rule}:" in out
-    # one attack job per identity of each attacked method (default: guide)
-    assert out.count("rule attack:") == 9
+    # one attack job per identity (3 x 3) of each attacked method (guide + 3 comparisons)
+    assert out.count("rule attack:") == 36
     assert "results/attack/ood/ood02/guide.json" in out
+    assert "results/attack/random/random00/encoder.json" in out
 
 
 @pytest.mark.parametrize(

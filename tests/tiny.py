@@ -50,3 +50,15 @@ def squared_perceptual(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 def flat_embed(images: torch.Tensor) -> torch.Tensor:
     return torch.nn.functional.normalize(images.flatten(1) + 1.0, dim=1)
+
+
+class TinyEncoder(nn.Module):
+    """An inversion-encoder stand-in: W+ = w_avg + a linear map of the flattened image."""
+
+    def __init__(self, pixels: int = 12, num_ws: int = 2, w_dim: int = 2) -> None:
+        super().__init__()
+        self.num_ws, self.w_dim = num_ws, w_dim
+        self.linear = nn.Linear(pixels, num_ws * w_dim)
+
+    def forward(self, images, w_avg):
+        return w_avg[None] + self.linear(images.flatten(1)).view(-1, self.num_ws, self.w_dim)

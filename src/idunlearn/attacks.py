@@ -36,12 +36,9 @@ from idunlearn import unlearning
 from idunlearn.backend import load_embedder, load_generator, load_inversion_encoder, load_lpips
 from idunlearn.checkpoints import load_checkpoint
 from idunlearn.generators.base import GeneratorAdapter
-from idunlearn.identities import lookup, read_identities
 from idunlearn.inversion import INVERSION_KIND, Encoder, InversionConfig, optimise_latents
 from idunlearn.io import write_json
 from idunlearn.losses import Embedder, Perceptual
-from idunlearn.training import to_tensor
-from idunlearn.world.dataset import load_dataset, to_float_images
 
 Scores = dict[str, float]
 
@@ -265,15 +262,6 @@ def relearn_generator(
         g_r.requires_grad_(False)
 
 
-def encoder_modules(encoder: Encoder) -> list[nn.Module]:
-    """The modules behind an encoder callable: itself if it is one, else those its closure
-    holds (backend.load_inversion_encoder returns a lambda over the network and w_avg)."""
-    if isinstance(encoder, nn.Module):
-        return [encoder]
-    cells = getattr(encoder, "__closure__", None) or ()
-    return [c.cell_contents for c in cells if isinstance(c.cell_contents, nn.Module)]
-
-
 def relearn_encoder(
     encoder: Encoder,
     generator: GeneratorAdapter,
@@ -287,8 +275,7 @@ def relearn_encoder(
 ) -> dict[int, Scores]:
     """Fine-tune the (unlearned) encoder IN PLACE on ||G(E(x), camera) - x|| (L2 + LPIPS);
     the generator stays frozen. Run it last: the encoder is changed."""
-    modules = encoder_modules(encoder)
-    parameters = [p for m in modules for p in m.parameters()]
+    parameters = list(encoder.parameters()) if isinstance(encoder, nn.Module) else []
     if not parameters:
         raise ValueError("the unlearned encoder exposes no parameters to relearn")
     for param in parameters:
@@ -316,31 +303,6 @@ def relearn_encoder(
 
 
 # --- one job ------------------------------------------------------------------------------
-
-
-def unlearned_encoder(
-    encoder_path: str, unlearned_path: str, generator: GeneratorAdapter
-) -> Encoder | None:
-    """The method's unlearned inversion encoder, or None for a generator method.
-
-    The contract of `unlearning.load_unlearned_encoder` (branch `methods`); until that
-    branch is merged no method unlearns the encoder. After the merge this shim can go.
-    """
-    load = getattr(unlearning, "load_unlearned_encoder", None)
-    return None if load is None else load(encoder_path, unlearned_path, generator)
-
-
-def identity_images(
-    identities_path: str, dataset_path: str, scenario: str, identity: str
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """The identity's other images and their cameras (none for a Random identity)."""
-    row = lookup(read_identities(identities_path), scenario, identity)
-    others = [int(i) for i in str(row.other_indices).split()]
-    if scenario == "random" or not others:
-        return torch.zeros(0, 3, 1, 1), torch.zeros(0, 1)
-    data = load_dataset(dataset_path)
-    images = to_tensor(to_float_images(data["images"][others]))
-    return images, to_tensor(data["yaw"][others])[:, None]
 
 
 def attack_all(
@@ -448,8 +410,6 @@ def run_attack(
     unlearned_path: str,
     inversion_path: str,
     encoder_path: str,
-    identities_path: str,
-    dataset_path: str,
     loss_identity_path: str,
     eval_identity_path: str,
     scenario: str,
@@ -466,7 +426,7 @@ def run_attack(
     g_s = load_generator(generator_path)
     inv = load_checkpoint(inversion_path, INVERSION_KIND)["state_dict"]
     encoder = load_inversion_encoder(encoder_path, g_s)
-    encoder_u = unlearned_encoder(encoder_path, unlearned_path, g_s)
+    encoder_u = unlearning.load_unlearned_encoder(encoder_path, unlearned_path, g_s)
     source, camera = inv["source_image"], inv["source_camera"][None]
     if encoder_u is None:
         g_u, w_system = unlearning.load_unlearned(generator_path, unlearned_path), inv["w_u"]
@@ -485,7 +445,7 @@ def run_attack(
         w_system,
         reference,
         source,
-        identity_images(identities_path, dataset_path, scenario, identity),
+        (inv["other_images"], inv["other_cameras"]),
         inv["w_others"],
         encoder,
         encoder_u,

@@ -16,10 +16,15 @@ from idunlearn.backend import load_embedder, load_features, load_generator
 from idunlearn.checkpoints import load_checkpoint
 from idunlearn.generators.base import GeneratorAdapter
 from idunlearn.inversion import INVERSION_KIND
-from idunlearn.io import read_npz, write_json, write_npz
+from idunlearn.io import npz_keys, read_npz, write_json, write_npz
 from idunlearn.metrics import feature_statistics, frechet_distance, identity_similarity
 from idunlearn.targets import load_target
-from idunlearn.unlearning import load_unlearned
+from idunlearn.unlearning import (
+    load_unlearned,
+    load_unlearned_encoder,
+    system_latents,
+    unlearned_target,
+)
 from idunlearn.visual import save_strip
 from idunlearn.world.build import training_split
 
@@ -60,18 +65,30 @@ def image_features(images: torch.Tensor, features: Images, batch: int) -> np.nda
     )
 
 
+def real_statistics(
+    dataset_path: str, features: Images, batch: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Real-image statistics: of the synthetic world's training images, or read from the
+    real setting's precomputed file (`fid_real`: FFHQ, too large to hold here)."""
+    if "real_mu" in npz_keys(dataset_path):
+        data = read_npz(dataset_path)
+        return data["real_mu"], data["real_sigma"]
+    real = training_split(dataset_path)["images"]
+    return feature_statistics(image_features(real, features, batch))
+
+
 def fid_reference(
     g_s: GeneratorAdapter,
-    real_images: torch.Tensor,
+    real_stats: tuple[np.ndarray, np.ndarray],
     features: Images,
     n: int,
     seed: int,
     batch: int,
 ) -> dict[str, np.ndarray]:
-    """Statistics of G_s samples and of real images, and FID(real, G_s)."""
+    """Statistics of G_s samples (real ones given), and FID(real, G_s)."""
     z, cameras = fid_latents(g_s, n, seed)
     gen_mu, gen_sigma = feature_statistics(generated_features(g_s, z, cameras, features, batch))
-    real_mu, real_sigma = feature_statistics(image_features(real_images, features, batch))
+    real_mu, real_sigma = real_stats
     fid_real = frechet_distance((real_mu, real_sigma), (gen_mu, gen_sigma))
     return {
         "gen_mu": gen_mu,
@@ -82,6 +99,25 @@ def fid_reference(
         "n": np.array(n),
         "seed": np.array(seed),
     }
+
+
+def identity_metrics(
+    g_s: GeneratorAdapter,
+    g_u: GeneratorAdapter,
+    w_u: torch.Tensor,
+    w_others: torch.Tensor,
+    w_u_after: torch.Tensor,
+    w_others_after: torch.Tensor,
+    embed: Images,
+) -> dict[str, float]:
+    """ID and ID_others (NaN without other images) as one identity network sees them."""
+    result = {"id": float(identity_similarity(g_s, g_u, w_u[None], embed, w_u_after[None])[0])}
+    result["id_others"] = (
+        float(identity_similarity(g_s, g_u, w_others, embed, w_others_after).mean())
+        if len(w_others)
+        else float("nan")
+    )
+    return result
 
 
 def evaluate(
@@ -95,19 +131,23 @@ def evaluate(
     features: Images,
     reference: dict[str, np.ndarray],
     batch: int,
+    w_u_system: torch.Tensor | None = None,  # the unlearned system's latent of the source
+    w_others_system: torch.Tensor | None = None,  # ... and of the other images
 ) -> dict[str, float]:
-    """All metrics of one (identity, method) run; NaN where a metric does not apply."""
-    result = {"id": float(identity_similarity(g_s, g_u, w_u[None], embed)[0])}
-    result["id_others"] = (
-        float(identity_similarity(g_s, g_u, w_others, embed).mean())
-        if len(w_others)
-        else float("nan")
-    )
+    """All metrics of one (identity, method) run; NaN where a metric does not apply.
+
+    ID compares G_s(w_u) with G_u at the system's latent of the same image: w_u itself for
+    the methods that unlearn the generator, E_u(image) for the encoder method (whose G_u is
+    G_s), given as `w_u_system` / `w_others_system`.
+    """
+    w_u_after = w_u if w_u_system is None else w_u_system
+    w_others_after = w_others if w_others_system is None else w_others_system
+    result = identity_metrics(g_s, g_u, w_u, w_others, w_u_after, w_others_after, embed)
     with torch.no_grad():
         source_emb = embed(source_image[None])
         cam = source_camera[None]
         before = embed(g_s.synthesis(w_u[None], cam)["image"])
-        after = embed(g_u.synthesis(w_u[None], cam)["image"])
+        after = embed(g_u.synthesis(w_u_after[None], cam)["image"])
     result["id_source_before"] = float(torch.cosine_similarity(source_emb, before)[0])
     result["id_source_after"] = float(torch.cosine_similarity(source_emb, after)[0])
     z, cameras = fid_latents(g_s, int(reference["n"]), int(reference["seed"]))
@@ -128,11 +168,9 @@ def run_fid_reference(
     batch: int,
     out: str,
 ) -> None:
-
-    real = training_split(dataset_path)["images"]
-    stats = fid_reference(
-        load_generator(generator_path), real, load_features(features_path), n, seed, batch
-    )
+    features = load_features(features_path)
+    real = real_statistics(dataset_path, features, batch)
+    stats = fid_reference(load_generator(generator_path), real, features, n, seed, batch)
     write_npz(out, **stats)
 
 
@@ -148,12 +186,24 @@ def run_evaluate(
     out_json: str,
     out_png: str,
     labels: dict[str, str],
+    encoder_path: str | None = None,
+    second_identity_path: str | None = None,
 ) -> None:
-    """Metrics of one run as JSON, and a [source, target, before, after] strip as PNG."""
+    """Metrics of one run as JSON, and a [source, target, before, after] strip as PNG.
+
+    A second, independent evaluation network (real setting: facenet beside CurricularFace)
+    adds `id_second` and `id_others_second`.
+
+    The strip's target is the latent the method trained w_u towards (GUIDE: w_t; the
+    comparison methods store theirs); `after` is G_u at the system's latent of the source.
+    """
     g_s = load_generator(generator_path)
     g_u = load_unlearned(generator_path, unlearned_path)
     inv = load_checkpoint(inversion_path, INVERSION_KIND)["state_dict"]
-    w_t = load_target(target_path)
+    w_t = unlearned_target(unlearned_path)
+    w_t = load_target(target_path) if w_t is None else w_t
+    encoder = load_unlearned_encoder(encoder_path, unlearned_path, g_s)
+    w_u_system, w_others_system = system_latents(inv, encoder)
     metrics = evaluate(
         g_s,
         g_u,
@@ -165,7 +215,20 @@ def run_evaluate(
         load_features(features_path),
         read_npz(reference_path),
         batch,
+        w_u_system,
+        w_others_system,
     )
+    if second_identity_path:
+        second = identity_metrics(
+            g_s,
+            g_u,
+            inv["w_u"],
+            inv["w_others"],
+            w_u_system,
+            w_others_system,
+            load_embedder(second_identity_path),
+        )
+        metrics |= {f"{key}_second": value for key, value in second.items()}
     write_json(out_json, {**labels, **metrics})
     frontal = g_s.frontal_camera(1)
     with torch.no_grad():
@@ -173,6 +236,6 @@ def run_evaluate(
             inv["source_image"],
             g_s.synthesis(w_t[None], frontal)["image"][0],
             g_s.synthesis(inv["w_u"][None], frontal)["image"][0],
-            g_u.synthesis(inv["w_u"][None], frontal)["image"][0],
+            g_u.synthesis(w_u_system[None], frontal)["image"][0],
         ]
     save_strip(out_png, images)

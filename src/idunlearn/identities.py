@@ -37,9 +37,7 @@ def select_identities(
 ) -> pd.DataFrame:
     """Random: a z seed per identity. InD / OOD: a training / held-out identity whose
     image 0 is the source and whose other images give ID_others."""
-    rows = []
-    for k, name in enumerate(identity_names("random", counts.get("random", 0))):
-        rows.append(["random", name, -1, -1, "", derive_seed(seed, "random", k)])
+    rows = _random_rows(counts.get("random", 0), seed)
     for scenario, pool in (("ind", ~heldout), ("ood", heldout)):
         rng = np.random.default_rng(derive_seed(seed, "select", scenario))
         chosen = _pick(identity[pool], counts.get(scenario, 0), rng, scenario)
@@ -48,6 +46,40 @@ def select_identities(
             source = images[image_index[images] == 0][0]
             others = " ".join(str(i) for i in images if i != source)
             rows.append([scenario, name, int(label), int(source), others, -1])
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def _random_rows(count: int, seed: int) -> list[list]:
+    return [
+        ["random", name, -1, -1, "", derive_seed(seed, "random", k)]
+        for k, name in enumerate(identity_names("random", count))
+    ]
+
+
+def select_real_identities(
+    num_ffhq: int,  # images in the FFHQ index (InD sources)
+    celebahq: pd.DataFrame,  # CelebAHQ index: columns `index` and `identity` (CelebA id)
+    counts: dict[str, int],
+    seed: int,
+    min_images: int = 4,
+) -> pd.DataFrame:
+    """The real setting's table, in the synthetic one's columns. Random: z seeds. InD: FFHQ
+    images (label = source_index = FFHQ index). OOD: CelebA identities with at least
+    `min_images` CelebAHQ images; the lowest-indexed image is the source, the rest give
+    ID_others (indices into the CelebAHQ index)."""
+    rows = _random_rows(counts.get("random", 0), seed)
+    rng = np.random.default_rng(derive_seed(seed, "select", "ind"))
+    chosen = _pick(np.arange(num_ffhq), counts.get("ind", 0), rng, "ind")
+    for name, index in zip(identity_names("ind", len(chosen)), chosen, strict=True):
+        rows.append(["ind", name, int(index), int(index), "", -1])
+    sizes = celebahq.groupby("identity")["index"].count()
+    eligible = sizes.index[sizes >= min_images].to_numpy()
+    rng = np.random.default_rng(derive_seed(seed, "select", "ood"))
+    chosen = _pick(eligible, counts.get("ood", 0), rng, f"ood (>= {min_images} images)")
+    for name, label in zip(identity_names("ood", len(chosen)), chosen, strict=True):
+        images = np.sort(celebahq.loc[celebahq["identity"] == label, "index"].to_numpy())
+        others = " ".join(str(i) for i in images[1:])
+        rows.append(["ood", name, int(label), int(images[0]), others, -1])
     return pd.DataFrame(rows, columns=COLUMNS)
 
 

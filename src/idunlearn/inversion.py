@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import pandas as pd
 import torch
 import torch.nn.functional as F
 
@@ -18,7 +19,9 @@ from idunlearn.backend import load_generator, load_inversion_encoder, load_lpips
 from idunlearn.checkpoints import save_checkpoint
 from idunlearn.generators.base import GeneratorAdapter
 from idunlearn.identities import lookup, read_identities
+from idunlearn.io import read_npz
 from idunlearn.losses import Perceptual
+from idunlearn.real import is_faces_file
 from idunlearn.training import to_tensor
 from idunlearn.world.dataset import load_dataset, to_float_images
 
@@ -78,9 +81,29 @@ def invert(
 INVERSION_KIND = "inversion"
 
 
+def identity_images(
+    dataset_path: str | None, row: pd.Series, generator: GeneratorAdapter
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The identity's photos (source first) and the cameras they are inverted from.
+
+    Synthetic: the dataset's images at the table's indices, from their own yaw.
+    Real: the identity's prepared faces file (the `faces` rule), framed by the
+    frontal camera (no per-photo pose estimate).
+    """
+    if dataset_path is None:
+        raise ValueError(f"identity {row.identity!r} is inverted from photos: give --dataset")
+    if is_faces_file(dataset_path):
+        images = to_tensor(to_float_images(read_npz(dataset_path)["faces"]))
+        return images, generator.frontal_camera(len(images))
+    data = load_dataset(dataset_path)
+    indices = [int(row.source_index)] + [int(i) for i in str(row.other_indices).split()]
+    images = to_tensor(to_float_images(data["images"][indices]))
+    return images, to_tensor(data["yaw"][indices])[:, None]
+
+
 def run_invert(
     identities_path: str,
-    dataset_path: str,
+    dataset_path: str | None,
     generator_path: str,
     encoder_path: str,
     scenario: str,
@@ -93,7 +116,8 @@ def run_invert(
     """Source latent w_u (and w_others for the identity's other images) of one identity.
 
     Random: w_u = mapping(z) and its frontal image is the source. InD / OOD: the
-    source photo and the other photos are inverted from their dataset cameras.
+    source photo and the other photos are inverted from their dataset cameras; the
+    other photos are kept too (`other_images`), for the encoder method's evaluation.
     """
     row = lookup(read_identities(identities_path), scenario, identity)
     generator = load_generator(generator_path)
@@ -107,11 +131,10 @@ def run_invert(
             source = generator.synthesis(w_u, frontal)["image"]
         state = {"w_u": w_u[0], "source_image": source[0], "source_camera": frontal[0]}
         state["w_others"] = w_u.new_zeros(0, generator.num_ws, generator.w_dim)
+        state["other_images"] = source.new_zeros(0, *source.shape[1:])
+        state["other_cameras"] = frontal.new_zeros(0, *frontal.shape[1:])
     else:
-        data = load_dataset(dataset_path)
-        indices = [int(row.source_index)] + [int(i) for i in str(row.other_indices).split()]
-        images = to_tensor(to_float_images(data["images"][indices]))
-        cameras = to_tensor(data["yaw"][indices])[:, None]
+        images, cameras = identity_images(dataset_path, row, generator)
         encoder = load_inversion_encoder(encoder_path, generator)
         ws = invert(
             generator, encoder, images, cameras, load_lpips(lpips_net, lpips_random), config
@@ -121,5 +144,7 @@ def run_invert(
             "w_others": ws[1:],
             "source_image": images[0],
             "source_camera": cameras[0],
+            "other_images": images[1:],  # for methods whose latent of an image is E_u(image)
+            "other_cameras": cameras[1:],  # and for the re-inversion attack
         }
     save_checkpoint(out, INVERSION_KIND, state, meta={"scenario": scenario, "identity": identity})

@@ -31,9 +31,16 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     tmp = Path(tmp_name)
     try:
         yield tmp
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; artefacts are shared files
         os.replace(tmp, final)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def write_json(path: str | os.PathLike[str], data: Any) -> None:
@@ -63,5 +70,16 @@ def read_npz(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
     try:
         with np.load(path, allow_pickle=False) as data:
             return {key: data[key] for key in data.files}
+    except (OSError, ValueError) as err:
+        raise ArtefactError(f"corrupt or unreadable array file: {path} ({err})") from err
+
+
+def npz_keys(path: str | os.PathLike[str]) -> list[str]:
+    """The array names of an .npz file, without loading the arrays."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return list(data.files)
+    except FileNotFoundError as err:
+        raise ArtefactError(f"missing file: {path}") from err
     except (OSError, ValueError) as err:
         raise ArtefactError(f"corrupt or unreadable array file: {path} ({err})") from err

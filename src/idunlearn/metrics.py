@@ -40,14 +40,17 @@ def identity_similarity(
     g_u: GeneratorAdapter,
     ws: torch.Tensor,  # [B, num_ws, w_dim]
     embed: Callable[[torch.Tensor], torch.Tensor],
+    ws_after: torch.Tensor | None = None,  # G_u's latents, if not `ws` (encoder unlearning)
 ) -> torch.Tensor:
-    """Per latent, mean over the evaluation views of cos(E(G_s(w, v)), E(G_u(w, v))): [B]."""
+    """Per latent, mean over the evaluation views of cos(E(G_s(w, v)), E(G_u(w', v))): [B],
+    w' = w unless `ws_after` gives the unlearned system's own latents of the same images."""
+    ws_after = ws if ws_after is None else ws_after
     views = g_s.eval_cameras()
     per_view = []
     for camera in views:
         cam = camera[None].expand(len(ws), -1)
         before = embed(g_s.synthesis(ws, cam)["image"])
-        after = embed(g_u.synthesis(ws, cam)["image"])
+        after = embed(g_u.synthesis(ws_after, cam)["image"])
         per_view.append(cosine(before, after))
     return torch.stack(per_view).mean(0)
 

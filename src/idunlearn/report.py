@@ -56,6 +56,8 @@ ATTACK_NOTE = (
     "relearn-k: G_u's unlearned parameters (encoder method: the encoder) fine-tuned k steps "
     "to reconstruct the source image (L2 + LPIPS)."
 )
+# The real setting's second, independent ID network (facenet beside CurricularFace).
+SECOND_EVALUATOR_COLUMNS = ("id_second", "id_others_second")
 PAPER_LABELS = {
     "baseline": "Baseline",
     "extrapolated": "+ extrapolated w_t",
@@ -63,6 +65,23 @@ PAPER_LABELS = {
     "guide": "+ L_global (GUIDE)",
     "local": "L_local",
     "local_global": "L_local + L_global",
+    "cascaded": "Cascaded GAN unlearning",
+    "feature": "Feature unlearning",
+    "encoder": "Encoder unlearning (I2I)",
+}
+# Comparison methods (no paper numbers: their "(paper)" cells stay blank) and what a reader
+# must know to read their rows; keyed by the default config's method names.
+METHOD_NOTES = {
+    "cascaded": (
+        "Cascaded GAN unlearning runs without its adversarial (fake-label discriminator) "
+        "term: the synthetic world's generator has no discriminator"
+    ),
+    "feature": "Feature unlearning: the feature is the identity's latent direction",
+    "encoder": (
+        "Encoder unlearning trains the inversion encoder only: its ID uses the unlearned "
+        "encoder's latent of each image on G_s, and its FID_pre / dFID_real are measured on "
+        "the untouched generator"
+    ),
 }
 GLOBAL_ABLATION = ("local", "local_global")
 REDUCTIONS = {
@@ -330,12 +349,17 @@ def table_caption(table: pd.DataFrame, spec: TableSpec, reduction: str) -> str:
     names = [SCENARIOS.get(s, s) for s in dict.fromkeys(table["scenario"])]
     scenarios = f"scenario{'s' if len(names) > 1 else ''} {', '.join(names)}"
     paper_note = "" if spec.match_scenario else ", run on CelebAHQ (OOD)"
+    notes = [METHOD_NOTES[m] for m in dict.fromkeys(table["method"]) if m in METHOD_NOTES]
+    if notes:
+        notes = ["comparison methods have no paper numbers (blank)", *notes]
     attacks = f" {ATTACK_NOTE}" if any(m not in METRICS for m in spec.metrics) else ""
     return (
         f"{spec.title}; {scenarios}. Ours: mean ± std over n = {n} identities per cell; "
         f"(paper): GUIDE, CVPR 2024{paper_note}. ID (identity similarity before vs after) lower "
         f"is better, i.e. more forgotten; FID_pre and dFID_real lower is better. "
-        f"{REDUCTIONS[reduction]}.{attacks}"
+        f"{REDUCTIONS[reduction]}."
+        + "".join(f" {note[0].upper()}{note[1:]}." for note in notes)
+        + attacks
     )
 
 
@@ -667,7 +691,8 @@ def aggregate(
         table = table.merge(attacked, on=["scenario", "identity", "run"], how="left")
     extra = [table[table["method"] == run].assign(method=name) for name, run in aliases.items()]
     table = pd.concat([table, *extra], ignore_index=True)
-    table = table[[*KEY_COLUMNS, "run", *VALUE_COLUMNS, *attack_cols]]
+    second = [col for col in SECOND_EVALUATOR_COLUMNS if col in table.columns]
+    table = table[[*KEY_COLUMNS, "run", *VALUE_COLUMNS, *second, *attack_cols]]
     table = table.sort_values(["scenario", "method", "identity"], kind="stable")
     with atomic_path(out) as tmp:
         table.to_csv(tmp, index=False, float_format="%.6g")

@@ -2,23 +2,42 @@
 
 G_s stays frozen; G_u = a deep copy whose `trainable_names()` parameters alone
 receive gradients (EG3D: `backbone.synthesis`). Adam, as in the paper.
+`run_unlearn` dispatches on the method's kind: GUIDE (`unlearn` below) or one of
+the comparison methods of `idunlearn.comparisons`. The encoder method trains the
+inversion encoder instead; its file then also holds the encoder (keys prefixed
+`encoder.`) beside the unchanged trainable generator parameters.
 """
 
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
 
 import torch
 from tqdm import tqdm
 
-from idunlearn.backend import load_embedder, load_generator, load_lpips
+from idunlearn.backend import (
+    as_inversion_encoder,
+    load_embedder,
+    load_encoder_network,
+    load_generator,
+    load_lpips,
+)
 from idunlearn.checkpoints import load_checkpoint, save_checkpoint
+from idunlearn.comparisons.cascaded import unlearn_cascaded
+from idunlearn.comparisons.common import retain_sample
+from idunlearn.comparisons.encoder import unlearn_encoder
+from idunlearn.comparisons.feature import unlearn_feature
 from idunlearn.generators.base import GeneratorAdapter
+from idunlearn.identities import lookup, read_identities
 from idunlearn.inversion import INVERSION_KIND
+from idunlearn.io import ArtefactError
 from idunlearn.losses import Embedder, LossConfig, Perceptual, draw_step, step_loss
-from idunlearn.methods import get_method
+from idunlearn.methods import Method, get_method
 from idunlearn.targets import load_target
+from idunlearn.world.build import training_split
 
 
 @dataclass(frozen=True)
@@ -88,9 +107,35 @@ def run_unlearn(
     device: str,
     seed: int,
     out: str,
+    dataset_path: str | None = None,
+    identities_path: str | None = None,
+    encoder_path: str | None = None,
 ) -> None:
-    """Unlearn one identity with one method; save only the trained parameters."""
+    """Unlearn one identity with one method; save only the trained parameters.
+
+    The comparison methods that use retain images (cascaded few_shot, encoder) need
+    `dataset_path` and `identities_path`; the encoder method needs `encoder_path`.
+    """
     method = get_method(method_config, method_name)
+    if method.kind != "guide":
+        run_comparison(
+            method,
+            generator_path,
+            inversion_path,
+            loss_identity_path,
+            schedule,
+            lpips_net,
+            lpips_random,
+            device,
+            seed,
+            out,
+            dataset_path,
+            identities_path,
+            encoder_path,
+        )
+        return
+    if method.lr is not None:
+        schedule = replace(schedule, lr=method.lr)
     dev = resolve_device(device)
     w_u = load_checkpoint(inversion_path, INVERSION_KIND)["state_dict"]["w_u"].to(dev)
     g_s = load_generator(generator_path).to(dev)
@@ -108,8 +153,153 @@ def run_unlearn(
     save_checkpoint(out, UNLEARNED_KIND, g_u.trainable_state_dict(), meta=meta)
 
 
+ENCODER_PREFIX = "encoder."
+
+
+def load_retain(
+    dataset_path: str | None,
+    identities_path: str | None,
+    inversion_meta: dict[str, Any],
+    n: int,
+    rng: torch.Generator,
+) -> dict[str, torch.Tensor]:
+    """A seeded sample of training images of identities other than the one unlearned
+    (InD identities are training identities: their images are excluded)."""
+    if dataset_path is None or identities_path is None:
+        raise ValueError("this method needs --dataset and --identities (its retain images)")
+    scenario, identity = inversion_meta["scenario"], inversion_meta["identity"]
+    label = int(lookup(read_identities(identities_path), scenario, identity).label)
+    return retain_sample(training_split(dataset_path), label if label >= 0 else None, n, rng)
+
+
+def run_comparison(
+    method: Method,
+    generator_path: str,
+    inversion_path: str,
+    loss_identity_path: str,
+    schedule: UnlearnSchedule,
+    lpips_net: str,
+    lpips_random: bool,
+    device: str,
+    seed: int,
+    out: str,
+    dataset_path: str | None,
+    identities_path: str | None,
+    encoder_path: str | None,
+) -> None:
+    """One comparison method (cascaded, feature, encoder); every draw from one seeded rng."""
+    dev = resolve_device(device)
+    lr = schedule.lr if method.lr is None else method.lr
+    rng = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)  # nothing should draw from it; a stray draw stays reproducible
+    inversion = load_checkpoint(inversion_path, INVERSION_KIND)
+    inv = inversion["state_dict"]
+    w_u = inv["w_u"].to(dev)
+    g_s = load_generator(generator_path).to(dev)
+    options = method.options
+    meta: dict[str, Any] = {"method": method.name, "kind": method.kind, "seed": seed, "lr": lr}
+    state = None
+    if method.kind == "cascaded":
+        retain = None
+        if options.needs_retain_images:
+            retain = load_retain(
+                dataset_path, identities_path, inversion["meta"], options.retain_size, rng
+            )
+        g_u, history, w_target = unlearn_cascaded(
+            g_s,
+            w_u,
+            load_lpips(lpips_net, lpips_random).to(dev),
+            load_embedder(loss_identity_path).to(dev),
+            options,
+            lr,
+            rng,
+            retain,
+        )
+        meta["steps"] = options.unlearn_steps + options.learn_steps
+    elif method.kind == "feature":
+        g_u, history, w_target, info = unlearn_feature(
+            g_s, w_u, load_embedder(loss_identity_path).to(dev), options, schedule.steps, lr, rng
+        )
+        meta.update(steps=schedule.steps, direction=info)
+    elif method.kind == "encoder":
+        if encoder_path is None:
+            raise ValueError("the encoder method needs --encoder (the inversion encoder file)")
+        retain = load_retain(
+            dataset_path, identities_path, inversion["meta"], options.retain_size, rng
+        )
+        e_u, history, w_target = unlearn_encoder(
+            load_encoder_network(encoder_path).to(dev),
+            g_s.w_avg.detach(),
+            inv["source_image"][None].to(dev),
+            retain["images"].to(dev),
+            options,
+            schedule.steps,
+            lr,
+            rng,
+        )
+        g_u = g_s  # untouched: its trainable parameters are stored so load_unlearned works
+        state = {f"{ENCODER_PREFIX}{k}": v for k, v in e_u.state_dict().items()}
+        meta["steps"] = schedule.steps
+    else:
+        raise ValueError(f"unknown method kind {method.kind!r}")
+    meta.update(history=history, target_latent=w_target.detach().cpu())
+    save_checkpoint(out, UNLEARNED_KIND, {**g_u.trainable_state_dict(), **(state or {})}, meta=meta)
+
+
 def load_unlearned(generator_path: str, unlearned_path: str) -> GeneratorAdapter:
     """G_u = the pretrained file with the unlearned trainable parameters put back."""
     g_u = load_generator(generator_path)
-    g_u.load_trainable_state_dict(load_checkpoint(unlearned_path, UNLEARNED_KIND)["state_dict"])
+    state = load_checkpoint(unlearned_path, UNLEARNED_KIND)["state_dict"]
+    g_u.load_trainable_state_dict(
+        {k: v for k, v in state.items() if not k.startswith(ENCODER_PREFIX)}
+    )
     return g_u
+
+
+Encoder = Callable[[torch.Tensor], torch.Tensor]  # images -> W+ latents
+
+
+def load_unlearned_encoder(
+    encoder_path: str | None, unlearned_path: str, generator: GeneratorAdapter
+) -> Encoder | None:
+    """E_u as a callable images -> W+ of `generator` for the encoder method, None for the
+    methods that unlearn the generator (their encoder is the pretrained one)."""
+    state = load_checkpoint(unlearned_path, UNLEARNED_KIND)["state_dict"]
+    encoder_state = {
+        k[len(ENCODER_PREFIX) :]: v for k, v in state.items() if k.startswith(ENCODER_PREFIX)
+    }
+    if not encoder_state:
+        return None
+    if encoder_path is None:
+        raise ArtefactError(f"{unlearned_path} holds an unlearned encoder: pass the encoder file")
+    encoder = load_encoder_network(encoder_path)
+    try:
+        encoder.load_state_dict(encoder_state, strict=True)
+    except RuntimeError as err:
+        raise ArtefactError(f"{unlearned_path}: the encoder does not fit {encoder_path}") from err
+    return as_inversion_encoder(encoder.eval().requires_grad_(False), generator)
+
+
+def unlearned_target(unlearned_path: str) -> torch.Tensor | None:
+    """The latent a comparison method trained w_u towards (None for GUIDE's files)."""
+    return load_checkpoint(unlearned_path, UNLEARNED_KIND)["meta"].get("target_latent")
+
+
+@torch.no_grad()
+def system_latents(
+    inversion: dict[str, torch.Tensor], encoder: Encoder | None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The unlearned system's latents of the identity's images: (source [num_ws, w_dim],
+    others [K, num_ws, w_dim]).
+
+    Generator methods: the stored inversions w_u and w_others. Encoder method: E_u of the
+    source image and of the other images (Random: the source is G_s(w_u), frontal).
+    """
+    if encoder is None:
+        return inversion["w_u"], inversion["w_others"]
+    source = encoder(inversion["source_image"][None])[0]
+    if len(inversion["w_others"]) == 0:
+        return source, inversion["w_others"]
+    if "other_images" not in inversion:
+        raise ArtefactError("the inversion file has no other_images: re-run its invert job")
+    return source, encoder(inversion["other_images"])

@@ -1,13 +1,11 @@
 rule attack:
     input:
-        generator=rules.train_generator.output,
+        generator=network("generator"),
         unlearned=rules.unlearn.output,
         inversion=rules.invert.output,
-        encoder=rules.train_encoder.output,
-        identities=rules.select_identities.output,
-        dataset=rules.dataset.output,
-        loss_identity=f"{WORLD}/identity_loss.pt",
-        eval_identity=f"{WORLD}/identity_eval.pt",
+        encoder=network("encoder"),
+        loss_identity=network("identity_loss"),
+        eval_identity=network("identity_eval"),
     output:
         "results/attack/{scenario}/{identity}/{method}.json",
     log:
@@ -27,8 +25,7 @@ rule attack:
     shell:
         "python {params.script} --generator {input.generator}"
         " --unlearned {input.unlearned} --inversion {input.inversion}"
-        " --encoder {input.encoder} --identities {input.identities}"
-        " --dataset {input.dataset} --loss-identity {input.loss_identity}"
+        " --encoder {input.encoder} --loss-identity {input.loss_identity}"
         " --eval-identity {input.eval_identity} --scenario {wildcards.scenario}"
         " --identity {wildcards.identity} --method {wildcards.method}"
         " {params.attacks} {params.lpips} --out {output} --seed {params.seed}"

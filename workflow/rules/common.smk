@@ -1,7 +1,9 @@
 import json
 import re
+import shlex
 from pathlib import Path
 
+from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 from idunlearn.identities import SCENARIOS, identity_names
@@ -10,6 +12,7 @@ from idunlearn.seeding import derive_seed
 
 validate(config, "../schemas/config.schema.yaml")
 
+SYNTHETIC = config["generator"] == "synthetic"
 SCRIPTS = Path(workflow.basedir) / "scripts"
 PAPER_NUMBERS = str(Path(workflow.basedir) / "config" / "paper_numbers.yaml")
 WORLD = "results/world"
@@ -95,6 +98,29 @@ def get_target(wildcards):
     return f"results/target/{wildcards.scenario}/{wildcards.identity}/{key}.pt"
 
 
+def get_unlearn_extra(wildcards):
+    """Inputs only some methods read: the dataset and identity table (retain images of
+    cascaded few_shot and encoder), the inversion encoder (encoder). Other methods'
+    jobs keep exactly the inputs they had."""
+    method = METHODS[wildcards.method]
+    files = {}
+    if method.needs_retain_images:
+        files["dataset"] = f"{WORLD}/dataset.npz"
+        files["identities"] = rules.select_identities.output[0]
+    if method.needs_encoder:
+        files["encoder"] = network("encoder")
+    return files
+
+
+def get_evaluate_extra(wildcards):
+    """The encoder method is evaluated through its unlearned encoder: it needs the file.
+    The real setting adds its second evaluation network (facenet)."""
+    files = {} if SYNTHETIC else {"second_identity": network("identity_second")}
+    if METHODS[wildcards.method].needs_encoder:
+        files["encoder"] = network("encoder")
+    return files
+
+
 def table_names():
     """Tables 1-2 always (Table 2 with OOD identities), 3-4 when their ablations are on."""
     ablations = config.get("ablations", {})
@@ -108,6 +134,57 @@ def table_names():
 def figure_names():
     names = ["qualitative", "tradeoff"]
     return names + (["d_ablation"] if config.get("ablations", {}).get("d") else [])
+
+
+def network(name):
+    """A network's file: a world checkpoint, or (real setting) a network spec.
+
+    name: generator, encoder, identity_loss, identity_eval or features.
+    """
+    return f"{WORLD}/{name}.pt" if SYNTHETIC else f"results/networks/{name}.json"
+
+
+def get_select_identities_input(wildcards):
+    """The synthetic dataset, or the real setting's FFHQ and CelebAHQ indices."""
+    if SYNTHETIC:
+        return {"dataset": f"{WORLD}/dataset.npz"}
+    return {
+        "ffhq_index": "results/real/ffhq_index.tsv",
+        "celebahq_index": "results/real/celebahq_index.tsv",
+    }
+
+
+def select_identities_flags(input):
+    """The dataset flags of select_identities (real: the indices and the OOD minimum)."""
+    flags = file_flags(input, ("dataset", "ffhq_index", "celebahq_index"))
+    if SYNTHETIC:
+        return flags
+    return f"{flags} --min-images {config['real']['ood_min_images']}"
+
+
+def get_invert_dataset(wildcards):
+    """Where an identity's photos come from (none for random identities, real setting)."""
+    if SYNTHETIC:
+        return f"{WORLD}/dataset.npz"
+    if wildcards.scenario == "random":
+        return []
+    return f"results/faces/{wildcards.scenario}/{wildcards.identity}.npz"
+
+
+def get_fid_real(wildcards):
+    """Real images for FID: the world's dataset, or precomputed FFHQ statistics."""
+    return f"{WORLD}/dataset.npz" if SYNTHETIC else "results/fid/real.npz"
+
+
+def get_lpips_weights(wildcards):
+    """The real setting's LPIPS backbone weights, read from resources/torch (TORCH_HOME)."""
+    return [] if SYNTHETIC or config["lpips"]["random_backbone"] else asset("vgg16")
+
+
+def file_flags(input, keys):
+    """`--key path` for each of `keys` given in a rule's input (optional inputs)."""
+    given = [key for key in keys if key in input.keys() and len(input[key])]
+    return " ".join(f"--{key.replace('_', '-')} {input[key]}" for key in given)
 
 
 def attacked_methods():
@@ -141,8 +218,86 @@ def get_attack_flags(wildcards):
 
 def get_final_output():
     return [
-        f"{WORLD}/quality.json",
+        *([f"{WORLD}/quality.json"] if SYNTHETIC else []),
         "results/metrics/all.csv",
         *(f"results/tables/{name}.md" for name in table_names()),
         *(f"results/figures/{name}.png" for name in figure_names()),
     ]
+
+
+# The real setting (generator eg3d): assets, code checkouts and network specs.
+
+
+def asset(key):
+    """Where a configured asset lands once verified."""
+    return f"resources/{config['assets'][key]['file']}"
+
+
+def code_dir(key):
+    return f"resources/code/{key}"
+
+
+def real_network(name):
+    """(role, family, weights asset, code checkout, w_avg asset) of a real network."""
+    real = config["real"]
+    return {
+        "generator": ("generator", "eg3d", "eg3d", "eg3d", "w_avg"),
+        "encoder": (
+            ("encoder", "goae", "goae", "goae", None)
+            if real["inversion"] == "goae"
+            else ("encoder", "average", None, None, None)
+        ),
+        "identity_loss": ("identity", "arcface", "arcface", None, None),
+        "identity_eval": ("identity", real["eval_identity"], real["eval_identity"], None, None),
+        "identity_second": ("identity", "facenet", "facenet", None, None),  # beside the first
+        "features": ("features", "inception", "inception", None, None),
+    }[name]
+
+
+def get_network_spec_input(wildcards):
+    _, _, weights, code, w_avg = real_network(wildcards.network)
+    files = {
+        "weights": asset(weights) if weights else None,
+        "w_avg": asset(w_avg) if w_avg else None,
+    }
+    files["code"] = code_dir(code) if code else None
+    return {key: path for key, path in files.items() if path}
+
+
+def network_spec_flags(wildcards):
+    role, family, weights, code, _ = real_network(wildcards.network)
+    flags = f"--role {role} --family {family}"
+    if weights and config["assets"][weights]["sha256"]:
+        flags += f" --sha256 {config['assets'][weights]['sha256']}"
+    if code:
+        flags += f" --code-root {code_dir(code)}"  # the adapters know their repository's layout
+    return flags
+
+
+if not SYNTHETIC:
+    needs_world = sorted(
+        name
+        for name, method in METHODS.items()
+        if method.needs_retain_images or method.needs_encoder
+    )
+    if needs_world:
+        raise WorkflowError(
+            f"methods {', '.join(needs_world)} read the synthetic world's retain images or"
+            " encoder: in the real setting use cascaded with phase zero_shot, or feature"
+        )
+
+if not SYNTHETIC and config["real"]["inversion"] == "optimisation":
+    if (
+        config["inversion"]["method"] != "optimisation"
+        or config["inversion"]["steps"] == 0
+    ):
+        raise WorkflowError(
+            "real.inversion: optimisation starts from w_avg: set inversion.method:"
+            " optimisation and inversion.steps > 0"
+        )
+
+if not SYNTHETIC:
+    # Every job reads torch hub weights (LPIPS' VGG, Inception) from the verified
+    # downloads, never from the internet or a user cache.
+    TORCH_HOME = shlex.quote(str(Path("resources/torch").resolve()))
+    shell.prefix(f"set -euo pipefail; export TORCH_HOME={TORCH_HOME}; ")

@@ -1,12 +1,40 @@
+rule fid_reference:
+    input:
+        dataset=get_fid_real,
+        generator=network("generator"),
+        features=network("features"),
+    output:
+        "results/fid/reference.npz",
+    log:
+        "logs/fid_reference.log",
+    benchmark:
+        "benchmarks/fid_reference.tsv"
+    conda:
+        "../../envs/torch.yaml"
+    threads: config["threads"]
+    resources:
+        gpu=config["resources"]["gpu"],
+    params:
+        script=script_path("fid_reference"),
+        e=config["evaluation"],
+        seed=seed_for("fid"),
+    shell:
+        "python {params.script} --generator {input.generator}"
+        " --features {input.features} --dataset {input.dataset}"
+        " --samples {params.e[fid_samples]} --batch-size {params.e[batch_size]}"
+        " --out {output} --seed {params.seed} --threads {threads} > {log} 2>&1"
+
+
 rule evaluate:
     input:
-        generator=rules.train_generator.output,
+        unpack(get_evaluate_extra),
+        generator=network("generator"),
         unlearned=rules.unlearn.output,
         inversion=rules.invert.output,
         target=get_target,
-        eval_identity=f"{WORLD}/identity_eval.pt",
-        features=rules.train_features.output,
-        reference=rules.fid_reference.output,
+        eval_identity=network("identity_eval"),
+        features=network("features"),
+        reference="results/fid/reference.npz",
     output:
         json="results/evaluate/{scenario}/{identity}/{method}.json",
         png="results/evaluate/{scenario}/{identity}/{method}.png",
@@ -22,6 +50,7 @@ rule evaluate:
     params:
         script=script_path("evaluate"),
         batch=config["evaluation"]["batch_size"],
+        extra=lambda wc, input: file_flags(input, ("encoder", "second_identity")),
     shell:
         "python {params.script} --generator {input.generator}"
         " --unlearned {input.unlearned} --inversion {input.inversion}"
@@ -30,4 +59,4 @@ rule evaluate:
         " --reference {input.reference} --batch-size {params.batch}"
         " --scenario {wildcards.scenario} --identity {wildcards.identity}"
         " --method {wildcards.method} --out-json {output.json} --out-png {output.png}"
-        " --threads {threads} > {log} 2>&1"
+        " {params.extra} --threads {threads} > {log} 2>&1"

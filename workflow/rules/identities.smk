@@ -1,6 +1,6 @@
 rule select_identities:
     input:
-        rules.dataset.output,
+        unpack(get_select_identities_input),
     output:
         "results/identities.tsv",
     log:
@@ -13,7 +13,8 @@ rule select_identities:
         script=script_path("select_identities"),
         n=config["identities"],
         seed=seed_for("select_identities"),
+        data=lambda wc, input: select_identities_flags(input),
     shell:
-        "python {params.script} --dataset {input} --random {params.n[random]}"
+        "python {params.script} {params.data} --random {params.n[random]}"
         " --ind {params.n[ind]} --ood {params.n[ood]} --out {output} --seed {params.seed}"
         " > {log} 2>&1"

@@ -1,9 +1,10 @@
 rule invert:
     input:
         identities=rules.select_identities.output,
-        dataset=rules.dataset.output,
-        generator=rules.train_generator.output,
-        encoder=rules.train_encoder.output,
+        dataset=get_invert_dataset,
+        generator=network("generator"),
+        encoder=network("encoder"),
+        lpips_weights=get_lpips_weights,
     output:
         "results/invert/{scenario}/{identity}.pt",
     log:
@@ -17,8 +18,9 @@ rule invert:
         script=script_path("invert"),
         lpips=LPIPS_FLAGS,
         inv=config["inversion"],
+        dataset=lambda wc, input: file_flags(input, ("dataset",)),
     shell:
-        "python {params.script} --identities {input.identities} --dataset {input.dataset}"
+        "python {params.script} --identities {input.identities} {params.dataset}"
         " --generator {input.generator} --encoder {input.encoder}"
         " --scenario {wildcards.scenario} --identity {wildcards.identity}"
         " --method {params.inv[method]} --steps {params.inv[steps]} --lr {params.inv[lr]}"

@@ -1,7 +1,7 @@
 rule target:
     input:
         inversion=rules.invert.output,
-        generator=rules.train_generator.output,
+        generator=network("generator"),
     output:
         "results/target/{scenario}/{identity}/{target}.pt",
     log:

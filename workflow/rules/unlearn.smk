@@ -1,9 +1,11 @@
 rule unlearn:
     input:
-        generator=rules.train_generator.output,
+        unpack(get_unlearn_extra),
+        generator=network("generator"),
         inversion=rules.invert.output,
         target=get_target,
-        loss_identity=f"{WORLD}/identity_loss.pt",
+        loss_identity=network("identity_loss"),
+        lpips_weights=get_lpips_weights,
     output:
         "results/unlearn/{scenario}/{identity}/{method}.pt",
     log:
@@ -21,10 +23,11 @@ rule unlearn:
         u=config["unlearn"],
         methods=f"'{METHODS_JSON}'",
         seed=lambda wc: seed_for("unlearn", wc.scenario, wc.identity, wc.method),
+        extra=lambda wc, input: file_flags(input, ("dataset", "identities", "encoder")),
     shell:
         "python {params.script} --generator {input.generator}"
         " --inversion {input.inversion} --target {input.target}"
         " --loss-identity {input.loss_identity} --method {wildcards.method}"
         " --methods-json {params.methods} --steps {params.u[steps]} --lr {params.u[lr]}"
         " {params.lpips} --device {params.u[device]} --out {output} --seed {params.seed}"
-        " --threads {threads} > {log} 2>&1"
+        " {params.extra} --threads {threads} > {log} 2>&1"

@@ -147,28 +147,3 @@ rule world_quality:
         " --inversion-lr {params.inv[lr]} --inversion-lpips {params.inv[lpips_weight]}"
         " {params.lpips} --samples {params.samples} --out-json {output.json}"
         " --out-png {output.png} --seed {params.seed} --threads {threads} > {log} 2>&1"
-
-
-rule fid_reference:
-    input:
-        dataset=rules.dataset.output,
-        generator=rules.train_generator.output,
-        features=rules.train_features.output,
-    output:
-        "results/fid/reference.npz",
-    log:
-        "logs/fid_reference.log",
-    benchmark:
-        "benchmarks/fid_reference.tsv"
-    conda:
-        "../../envs/torch.yaml"
-    threads: config["threads"]
-    params:
-        script=script_path("fid_reference"),
-        e=config["evaluation"],
-        seed=seed_for("fid"),
-    shell:
-        "python {params.script} --generator {input.generator}"
-        " --features {input.features} --dataset {input.dataset}"
-        " --samples {params.e[fid_samples]} --batch-size {params.e[batch_size]}"
-        " --out {output} --seed {params.seed} --threads {threads} > {log} 2>&1"

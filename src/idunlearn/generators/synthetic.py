@@ -127,8 +127,9 @@ class SyntheticGenerator(GeneratorAdapter):
 
     # -- GeneratorAdapter -------------------------------------------------------------------
     def mapping(self, z: torch.Tensor, camera: torch.Tensor | None = None) -> torch.Tensor:
-        """The camera does not condition this mapping (EG3D's is fixed to the frontal one)."""
-        w = self.mapping_net(z)
+        """The camera does not condition this mapping (EG3D's is fixed to the frontal one).
+        z may come from a CPU generator: it moves to the network's device."""
+        w = self.mapping_net(z.to(self.w_avg_buffer.device))
         return w[:, None, :].expand(-1, self.num_ws, -1)
 
     @property
@@ -136,6 +137,7 @@ class SyntheticGenerator(GeneratorAdapter):
         return self.w_avg_buffer[None, :].expand(self.num_ws, -1)
 
     def synthesis(self, ws: torch.Tensor, camera: torch.Tensor) -> dict[str, torch.Tensor]:
+        camera = camera.to(ws.device)  # cameras are drawn on the CPU (seeded generator)
         features = self.backbone_forward(ws, camera)
         return {"image": self.head_forward(features, ws, camera), "features": features}
 

@@ -1,0 +1,1 @@
+"""Adapters for pretrained inversion encoders of the real setting (image -> W+)."""

@@ -1,0 +1,98 @@
+"""Face-recognition embedders of the real setting: images [B, 3, H, W] in [-1, 1] -> unit-norm
+embeddings [B, D].
+
+- `arcface_loss_embedder`: GUIDE's ID loss (ArcFace IR-SE50 on a fixed crop; differentiable).
+- `curricularface_embedder`: GUIDE's evaluation (MTCNN 5-point alignment, CurricularFace IR-101).
+- `facenet_embedder`: facenet-pytorch's VGGFace2 InceptionResnetV1, an independent second
+  evaluator.
+
+The evaluation embedders never drop an image: where MTCNN finds no face (an unlearned
+generator may well render none; the reference evaluation would crash or skip it) the image
+is cropped at the fixed FFHQ face box and counted in `no_face`, so a report can say how many
+scores rest on such crops.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from idunlearn.faces import FFHQ_FACE_BOX_256, align_arcface, align_box
+
+if TYPE_CHECKING:  # facenet-pytorch is needed by the evaluators only, not by the ID loss
+    from facenet_pytorch import MTCNN
+
+Embedder = Callable[[torch.Tensor], torch.Tensor]
+Aligner = Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
+
+
+class ArcFaceLossEmbedder(nn.Module):
+    """GUIDE's ID-loss features: bilinear resize to 256, crop rows 35:223 and columns 32:220,
+    average-pool to 112, backbone, L2-normalise. Gradients flow to the images; the backbone
+    is frozen. A module, so that `.to(device)` moves the backbone with it."""
+
+    def __init__(self, backbone: nn.Module) -> None:
+        super().__init__()
+        self.backbone = backbone.eval().requires_grad_(False)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        top, bottom, left, right = FFHQ_FACE_BOX_256
+        x = F.interpolate(images, size=(256, 256), mode="bilinear", align_corners=False)
+        x = F.adaptive_avg_pool2d(x[:, :, top:bottom, left:right], 112)
+        return F.normalize(self.backbone(x), dim=1)
+
+
+def arcface_loss_embedder(backbone: nn.Module) -> ArcFaceLossEmbedder:
+    return ArcFaceLossEmbedder(backbone)
+
+
+class AlignedEmbedder:
+    """An evaluation embedder: align (detector), embed, L2-normalise, under no_grad.
+
+    `images` and `no_face` count, over all calls, the images seen and those where the
+    detector found no face and the fixed crop was used instead.
+    """
+
+    def __init__(self, align: Aligner, network: nn.Module) -> None:
+        self.align = align
+        self.network = network.eval()
+        self.images = 0
+        self.no_face = 0
+
+    @torch.no_grad()
+    def __call__(self, images: torch.Tensor) -> torch.Tensor:
+        crops, found = self.align(images)
+        self.images += len(found)
+        self.no_face += int((~found).sum())
+        return F.normalize(self.network(crops), dim=1)
+
+
+def curricularface_embedder(backbone: nn.Module, detector: MTCNN) -> AlignedEmbedder:
+    """GUIDE's evaluation: MTCNN landmarks, similarity transform onto the 112 x 112 ArcFace
+    template, Normalize(0.5, 0.5) (the crop is already in [-1, 1]), CurricularFace IR-101."""
+    return AlignedEmbedder(functools.partial(align_arcface, detector=detector), backbone)
+
+
+class FixedStandardization(nn.Module):
+    """facenet-pytorch's `fixed_image_standardization` ((x255 - 127.5) / 128) for x in [-1, 1]."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * (127.5 / 128.0)
+
+
+def facenet_embedder(detector: MTCNN | None = None) -> AlignedEmbedder:
+    """facenet-pytorch's InceptionResnetV1 (VGGFace2 weights, from $TORCH_HOME/checkpoints or
+    downloaded by the library) on 160 x 160 face crops, with its fixed standardisation.
+
+    With a detector the crops are MTCNN boxes, as facenet-pytorch makes them; without one
+    the images are taken to be FFHQ-aligned and cropped at the fixed face box.
+    """
+    from facenet_pytorch import InceptionResnetV1
+
+    network = nn.Sequential(FixedStandardization(), InceptionResnetV1(pretrained="vggface2"))
+    return AlignedEmbedder(functools.partial(align_box, detector=detector, size=160), network)

@@ -1,0 +1,137 @@
+"""The real setting's datasets on a fabricated CelebAHQ / FFHQ: index, selection, faces."""
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+from PIL import Image
+
+from idunlearn.identities import lookup, read_identities, select_real_identities
+from idunlearn.inversion import identity_images
+from idunlearn.io import ArtefactError
+from idunlearn.real import (
+    index_celebahq,
+    index_ffhq,
+    is_faces_file,
+    read_index,
+    run_faces,
+    write_index,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+# CelebA identity -> number of CelebAHQ images: 7 and 9 qualify for OOD (>= 4), 8 does not.
+IMAGES_PER_IDENTITY = {7: 4, 8: 2, 9: 5}
+
+
+def fake_celebahq(tmp_path: Path) -> tuple[Path, Path, Path]:
+    """identity_CelebA.txt, the HQ-to-CelebA mapping and tiny <idx>.jpg images."""
+    root = tmp_path / "CelebA-HQ-img"
+    root.mkdir()
+    identities, mapping = [], ["idx         orig_idx        orig_file"]
+    hq = 0
+    for identity, count in IMAGES_PER_IDENTITY.items():
+        for k in range(count):
+            celeba = f"{identity:03d}{k:03d}.jpg"
+            identities.append(f"{celeba} {identity}")
+            mapping.append(f"{hq}    {int(celeba[:-4]) - 1}    {celeba}")
+            Image.new("RGB", (8, 8), (hq * 20, 0, 0)).save(root / f"{hq}.jpg")
+            hq += 1
+    identities.append("999999.jpg 3")  # a CelebA image not in CelebAHQ
+    (tmp_path / "identity_CelebA.txt").write_text("\n".join(identities) + "\n")
+    (tmp_path / "mapping.txt").write_text("\n".join(mapping) + "\n")
+    return root, tmp_path / "identity_CelebA.txt", tmp_path / "mapping.txt"
+
+
+def fake_ffhq(tmp_path: Path, count: int = 6) -> Path:
+    root = tmp_path / "ffhq" / "00000"
+    root.mkdir(parents=True)
+    for i in range(count):
+        Image.new("RGB", (16, 16), (0, i * 30, 0)).save(root / f"{i:05d}.png")
+    return root.parent
+
+
+def load_cli(name: str):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.main
+
+
+def test_celebahq_index_joins_identities(tmp_path):
+    root, identities, mapping = fake_celebahq(tmp_path)
+    table = index_celebahq(root, identities, mapping, "see CelebAMask-HQ")
+    assert len(table) == sum(IMAGES_PER_IDENTITY.values())
+    assert table.groupby("identity").size().to_dict() == IMAGES_PER_IDENTITY
+    assert table.loc[0, "path"] == str(root / "0.jpg")
+
+
+def test_a_missing_dataset_names_where_to_put_it(tmp_path):
+    with pytest.raises(ArtefactError) as err:
+        index_ffhq(tmp_path / "nowhere", "FFHQ, github.com/NVlabs/ffhq-dataset")
+    assert f"put it at {tmp_path / 'nowhere'}" in str(err.value)
+    assert "ffhq-dataset" in str(err.value)
+
+
+def test_real_selection_is_seeded_and_respects_min_images(tmp_path):
+    root, identities, mapping = fake_celebahq(tmp_path)
+    write_index(index_celebahq(root, identities, mapping, ""), str(tmp_path / "hq.tsv"))
+    celebahq = read_index(str(tmp_path / "hq.tsv"))
+    counts = {"random": 2, "ind": 3, "ood": 2}
+    a = select_real_identities(10, celebahq, counts, seed=0, min_images=4)
+    assert a.equals(select_real_identities(10, celebahq, counts, seed=0, min_images=4))
+    assert list(a.scenario) == ["random"] * 2 + ["ind"] * 3 + ["ood"] * 2
+    ind = a[a.scenario == "ind"]
+    assert (ind.label == ind.source_index).all() and ind.label.between(0, 9).all()
+    ood = a[a.scenario == "ood"]
+    assert set(ood.label) == {7, 9}
+    for _, row in ood.iterrows():
+        images = celebahq[celebahq.identity == row.label]["index"]
+        others = [int(i) for i in row.other_indices.split()]
+        assert row.source_index == images.min() and sorted(others + [row.source_index]) == sorted(
+            images
+        )
+    with pytest.raises(ValueError, match="3 ood .>= 4 images. identities asked for"):
+        select_real_identities(10, celebahq, {"ood": 3}, seed=0, min_images=4)
+
+
+def test_select_identities_cli_on_real_indices(tmp_path):
+    root, identities, mapping = fake_celebahq(tmp_path)
+    write_index(index_celebahq(root, identities, mapping, ""), str(tmp_path / "hq.tsv"))
+    write_index(index_ffhq(fake_ffhq(tmp_path), ""), str(tmp_path / "ffhq.tsv"))
+    main = load_cli("select_identities")
+    args = ["--ffhq-index", str(tmp_path / "ffhq.tsv"), "--celebahq-index"]
+    args += [str(tmp_path / "hq.tsv"), "--random", "1", "--ind", "2", "--ood", "1"]
+    result = CliRunner().invoke(main, [*args, "--out", str(tmp_path / "ids.tsv"), "--seed", "3"])
+    assert result.exit_code == 0, result.output
+    table = read_identities(str(tmp_path / "ids.tsv"))
+    assert list(table.identity) == ["random00", "ind00", "ind01", "ood00"]
+    bad = CliRunner().invoke(main, ["--out", str(tmp_path / "x.tsv"), "--seed", "0"])
+    assert bad.exit_code != 0 and "--ffhq-index" in bad.output
+
+
+class FrontalOnly:
+    """The one generator method inversion's image loading needs."""
+
+    def frontal_camera(self, n: int) -> torch.Tensor:
+        return torch.zeros(n, 25)
+
+
+def test_faces_of_an_identity_feed_inversion(tmp_path):
+    root, identities, mapping = fake_celebahq(tmp_path)
+    index = tmp_path / "hq.tsv"
+    write_index(index_celebahq(root, identities, mapping, ""), str(index))
+    table = select_real_identities(0, read_index(str(index)), {"ood": 1}, seed=0)
+    table.to_csv(tmp_path / "ids.tsv", sep="\t", index=False)
+    out = tmp_path / "faces" / "ood00.npz"
+    run_faces(str(tmp_path / "ids.tsv"), "ood", "ood00", str(index), 12, False, str(out))
+    row = lookup(table, "ood", "ood00")
+    count = 1 + len(row.other_indices.split())
+    assert is_faces_file(str(out))
+    images, cameras = identity_images(str(out), row, FrontalOnly())
+    assert images.shape == (count, 3, 12, 12) and cameras.shape == (count, 25)
+    assert images.min() >= -1 and images.max() <= 1
+    expected = np.asarray(Image.open(root / f"{row.source_index}.jpg").resize((12, 12)))
+    assert np.abs((images[0].permute(1, 2, 0).numpy() + 1) * 127.5 - expected).max() < 40

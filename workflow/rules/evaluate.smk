@@ -43,7 +43,7 @@ rule evaluate:
     benchmark:
         "benchmarks/evaluate/{scenario}/{identity}/{method}.tsv"
     conda:
-        "../../envs/torch.yaml"
+        "../../envs/faces.yaml"  # MTCNN crops for the real setting's ID networks
     threads: config["threads"]
     resources:
         gpu=config["resources"]["gpu"],

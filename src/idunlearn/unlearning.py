@@ -10,13 +10,11 @@ inversion encoder instead; its file then also holds the encoder (keys prefixed
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
 import torch
-from tqdm import tqdm
 
 from idunlearn.backend import (
     as_inversion_encoder,
@@ -34,6 +32,7 @@ from idunlearn.generators.base import GeneratorAdapter
 from idunlearn.identities import lookup, read_identities
 from idunlearn.inversion import INVERSION_KIND
 from idunlearn.io import ArtefactError
+from idunlearn.loop import progress, take_step, trainable_copy
 from idunlearn.losses import Embedder, LossConfig, Perceptual, draw_step, step_loss
 from idunlearn.methods import Method, get_method
 from idunlearn.targets import load_target
@@ -59,26 +58,14 @@ def unlearn(
 ) -> tuple[GeneratorAdapter, list[dict[str, float]]]:
     """Return the unlearned generator G_u and the per-step loss history."""
     rng = torch.Generator().manual_seed(seed)
-    g_s.requires_grad_(False)
-    g_u = copy.deepcopy(g_s)
-    g_u.freeze_all_but_trainable()
+    g_u = trainable_copy(g_s)
     optimizer = torch.optim.Adam(g_u.trainable_parameters(), lr=schedule.lr)
     history: list[dict[str, float]] = []
-    steps = tqdm(
-        range(schedule.steps),
-        desc="unlearn",
-        mininterval=5.0,
-        ascii=True,
-        disable=not show_progress,
-    )
-    for _ in steps:
+    bar = progress(schedule.steps, "unlearn", show_progress)
+    for _ in bar:
         draws = draw_step(g_s, w_u, config, rng)
         losses = step_loss(g_u, g_s, w_u, w_t, draws, lpips, embed, config)
-        optimizer.zero_grad(set_to_none=True)
-        losses["total"].backward()
-        optimizer.step()
-        history.append({k: float(v.detach()) for k, v in losses.items()})
-        steps.set_postfix(loss=f"{history[-1]['total']:.4f}", refresh=False)
+        history.append(take_step(optimizer, losses, bar))
     g_u.requires_grad_(False)
     return g_u, history
 

@@ -31,10 +31,9 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
-from tqdm import tqdm
 
-from idunlearn.comparisons.common import trainable_copy
 from idunlearn.generators.base import GeneratorAdapter
+from idunlearn.loop import progress, take_step, trainable_copy
 
 Embedder = Callable[[torch.Tensor], torch.Tensor]
 Perceptual = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -143,9 +142,7 @@ def unlearn_cascaded(
     optimizer = torch.optim.Adam(g_u.trainable_parameters(), lr=lr)
     history: list[dict[str, float]] = []
     steps = config.unlearn_steps + config.learn_steps
-    bar = tqdm(
-        range(steps), desc="cascaded", mininterval=5.0, ascii=True, disable=not show_progress
-    )
+    bar = progress(steps, "cascaded", show_progress)
     for step in bar:
         if step < config.unlearn_steps:  # unlearning phase: w_u -> G_s(substitute)
             camera = g_s.sample_train_cameras(1, rng).to(w_u)
@@ -167,11 +164,7 @@ def unlearn_cascaded(
             target = retain["images"][idx].to(w_u)
             image = g_u.synthesis(ws, camera)["image"]
         loss = reconstruction(image, target, lpips, config.perceptual_weight).mean()
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        phase = 0.0 if step < config.unlearn_steps else 1.0
-        history.append({"total": float(loss.detach()), "phase": phase})
-        bar.set_postfix(loss=f"{history[-1]['total']:.4f}", refresh=False)
+        record = take_step(optimizer, {"total": loss}, bar)
+        history.append({**record, "phase": 0.0 if step < config.unlearn_steps else 1.0})
     g_u.requires_grad_(False)
     return g_u, history, w_sub

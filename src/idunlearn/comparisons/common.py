@@ -1,20 +1,8 @@
-"""Pieces the comparison methods share: the trained copy of G_s and the retain sample."""
+"""What the comparison methods share: the retain sample."""
 
 from __future__ import annotations
 
-import copy
-
 import torch
-
-from idunlearn.generators.base import GeneratorAdapter
-
-
-def trainable_copy(g_s: GeneratorAdapter) -> GeneratorAdapter:
-    """G_u: a deep copy of the frozen G_s whose `trainable_names()` alone get gradients."""
-    g_s.requires_grad_(False)
-    g_u = copy.deepcopy(g_s)
-    g_u.freeze_all_but_trainable()
-    return g_u
 
 
 def retain_indices(

@@ -20,7 +20,8 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
-from tqdm import tqdm
+
+from idunlearn.loop import progress, take_step
 
 Codes = Callable[[torch.Tensor], torch.Tensor]
 
@@ -85,7 +86,7 @@ def unlearn_encoder(
         retain_targets = e_s(retain_images, w_avg)
     history: list[dict[str, float]] = []
     first_target = None
-    bar = tqdm(range(steps), desc="encoder", mininterval=5.0, ascii=True, disable=not show_progress)
+    bar = progress(steps, "encoder", show_progress)
     for _ in bar:
         with torch.no_grad():
             forget_targets = e_s(gaussian_like(forget_images, rng), w_avg)
@@ -98,11 +99,7 @@ def unlearn_encoder(
         losses = encoder_loss(
             codes[:n], forget_targets, codes[n:], retain_targets[idx], config.forget_weight
         )
-        optimizer.zero_grad(set_to_none=True)
-        losses["total"].backward()
-        optimizer.step()
-        history.append({k: float(v.detach()) for k, v in losses.items()})
-        bar.set_postfix(loss=f"{history[-1]['total']:.4f}", refresh=False)
+        history.append(take_step(optimizer, losses, bar))
     e_u.requires_grad_(False)
     if first_target is None:
         with torch.no_grad():

@@ -23,10 +23,9 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
-from tqdm import tqdm
 
-from idunlearn.comparisons.common import trainable_copy
 from idunlearn.generators.base import GeneratorAdapter
+from idunlearn.loop import progress, take_step, trainable_copy
 
 Embedder = Callable[[torch.Tensor], torch.Tensor]
 # Wang et al. 2003, the five scales' exponents; fewer scales use the first ones, renormalised.
@@ -224,7 +223,7 @@ def unlearn_feature(
     g_u = trainable_copy(g_s)
     optimizer = torch.optim.Adam(g_u.trainable_parameters(), lr=lr)
     history: list[dict[str, float]] = []
-    bar = tqdm(range(steps), desc="feature", mininterval=5.0, ascii=True, disable=not show_progress)
+    bar = progress(steps, "feature", show_progress)
     for _ in bar:
         camera = g_s.sample_train_cameras(1, rng).to(w_u)
         with torch.no_grad():
@@ -237,12 +236,7 @@ def unlearn_feature(
             target = g_s.synthesis(w_hat, cameras)["image"]
         image = g_u.synthesis(ws, cameras)["image"]
         losses = feature_loss(image, target, hit, config.alpha, similarity)
-        optimizer.zero_grad(set_to_none=True)
-        losses["total"].backward()
-        optimizer.step()
-        history.append({k: float(v.detach()) for k, v in losses.items()})
-        history[-1]["hits"] = float(hit.sum())
-        bar.set_postfix(loss=f"{history[-1]['total']:.4f}", refresh=False)
+        history.append({**take_step(optimizer, losses, bar), "hits": float(hit.sum())})
     g_u.requires_grad_(False)
     w_target = translate(w_u[None], e, t)[0][0]
     return g_u, history, w_target, info

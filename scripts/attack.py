@@ -3,7 +3,7 @@
 import click
 
 from idunlearn.attacks import AttackConfig, run_attack
-from idunlearn.cli import seed_option, step, threads_option
+from idunlearn.cli import device_option, seed_option, step, threads_option
 from idunlearn.inversion import InversionConfig
 
 FILE = click.Path(dir_okay=False)
@@ -57,6 +57,7 @@ def parse_ks(ctx, param, value):
 @click.option("--lpips-random/--lpips-pretrained", default=True, show_default=True)
 @click.option("--out", type=FILE, required=True)
 @seed_option
+@device_option
 @threads_option
 @step
 def main(
@@ -82,6 +83,7 @@ def main(
     lpips_random,
     out,
     seed,
+    device,
 ):
     """ID after each attack (evaluation network, Table 1's formula) as one JSON record."""
     run_attack(
@@ -102,6 +104,7 @@ def main(
         lpips_random,
         seed,
         out,
+        device,
     )
 
 

@@ -2,7 +2,7 @@
 
 import click
 
-from idunlearn.cli import step, threads_option
+from idunlearn.cli import device_option, step, threads_option
 from idunlearn.evaluation import run_evaluate
 
 
@@ -39,6 +39,7 @@ from idunlearn.evaluation import run_evaluate
 @click.option("--method", required=True)
 @click.option("--out-json", type=click.Path(dir_okay=False), required=True)
 @click.option("--out-png", type=click.Path(dir_okay=False), required=True)
+@device_option
 @threads_option
 @step
 def main(
@@ -57,6 +58,7 @@ def main(
     method,
     out_json,
     out_png,
+    device,
 ):
     """One JSON record per (scenario, identity, method)."""
     run_evaluate(
@@ -73,6 +75,7 @@ def main(
         {"scenario": scenario, "identity": identity, "method": method},
         encoder_path=encoder,
         second_identity_path=second_identity,
+        device=device,
     )
 
 

@@ -2,7 +2,7 @@
 
 import click
 
-from idunlearn.cli import step, threads_option
+from idunlearn.cli import device_option, step, threads_option
 from idunlearn.real import run_fid_real
 
 
@@ -13,11 +13,12 @@ from idunlearn.real import run_fid_real
 @click.option("--resolution", type=click.IntRange(min=16), required=True)
 @click.option("--batch-size", type=click.IntRange(min=1), default=50, show_default=True)
 @click.option("--out", type=click.Path(dir_okay=False), required=True)
+@device_option
 @threads_option
 @step
-def main(index, features, count, resolution, batch_size, out):
+def main(index, features, count, resolution, batch_size, out, device):
     """The first --count images of the index, resized as generated images are."""
-    run_fid_real(index, features, count, resolution, batch_size, out)
+    run_fid_real(index, features, count, resolution, batch_size, out, device)
 
 
 if __name__ == "__main__":

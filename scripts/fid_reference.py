@@ -2,7 +2,7 @@
 
 import click
 
-from idunlearn.cli import seed_option, step, threads_option
+from idunlearn.cli import device_option, seed_option, step, threads_option
 from idunlearn.evaluation import run_fid_reference
 
 
@@ -14,11 +14,12 @@ from idunlearn.evaluation import run_fid_reference
 @click.option("--batch-size", type=click.IntRange(min=1), default=100, show_default=True)
 @click.option("--out", type=click.Path(dir_okay=False), required=True)
 @seed_option
+@device_option
 @threads_option
 @step
-def main(generator, features, dataset, samples, batch_size, out, seed):
+def main(generator, features, dataset, samples, batch_size, out, seed, device):
     """The same z and cameras are regenerated from --seed by every evaluation."""
-    run_fid_reference(generator, features, dataset, samples, seed, batch_size, out)
+    run_fid_reference(generator, features, dataset, samples, seed, batch_size, out, device)
 
 
 if __name__ == "__main__":

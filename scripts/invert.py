@@ -2,7 +2,7 @@
 
 import click
 
-from idunlearn.cli import step, threads_option
+from idunlearn.cli import device_option, step, threads_option
 from idunlearn.inversion import InversionConfig, run_invert
 
 
@@ -29,6 +29,7 @@ from idunlearn.inversion import InversionConfig, run_invert
 @click.option("--lpips-net", type=click.Choice(["alex", "vgg", "squeeze"]), default="alex")
 @click.option("--lpips-random/--lpips-pretrained", default=True, show_default=True)
 @click.option("--out", type=click.Path(dir_okay=False), required=True)
+@device_option
 @threads_option
 @step
 def main(
@@ -45,6 +46,7 @@ def main(
     lpips_net,
     lpips_random,
     out,
+    device,
 ):
     """Random identities take w_u = mapping(z); the others are inverted from their photos."""
     run_invert(
@@ -58,6 +60,7 @@ def main(
         lpips_net,
         lpips_random,
         out,
+        device,
     )
 
 

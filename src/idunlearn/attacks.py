@@ -33,7 +33,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from idunlearn import unlearning
-from idunlearn.backend import load_embedder, load_generator, load_inversion_encoder, load_lpips
+from idunlearn.backend import (
+    load_embedder,
+    load_generator,
+    load_inversion_encoder,
+    load_lpips,
+    resolve_device,
+)
 from idunlearn.checkpoints import load_checkpoint
 from idunlearn.generators.base import GeneratorAdapter
 from idunlearn.inversion import INVERSION_KIND, Encoder, InversionConfig, optimise_latents
@@ -421,20 +427,25 @@ def run_attack(
     lpips_random: bool,
     seed: int,
     out: str,
+    device: str = "cpu",
 ) -> None:
-    """Every attack on one (scenario, identity, method), as one JSON record."""
-    g_s = load_generator(generator_path)
-    inv = load_checkpoint(inversion_path, INVERSION_KIND)["state_dict"]
-    encoder = load_inversion_encoder(encoder_path, g_s)
-    encoder_u = unlearning.load_unlearned_encoder(encoder_path, unlearned_path, g_s)
+    """Every attack on one (scenario, identity, method), as one JSON record; the networks
+    and the inversion's tensors on `device`."""
+    dev = resolve_device(device)
+    g_s = load_generator(generator_path, dev)
+    state = load_checkpoint(inversion_path, INVERSION_KIND)["state_dict"]
+    inv = {key: value.to(dev) for key, value in state.items()}
+    encoder = load_inversion_encoder(encoder_path, g_s, dev)
+    encoder_u = unlearning.load_unlearned_encoder(encoder_path, unlearned_path, g_s, dev)
     source, camera = inv["source_image"], inv["source_camera"][None]
     if encoder_u is None:
-        g_u, w_system = unlearning.load_unlearned(generator_path, unlearned_path), inv["w_u"]
+        g_u = unlearning.load_unlearned(generator_path, unlearned_path, dev)
+        w_system = inv["w_u"]
     else:  # the generator is untouched; the system's latent is the unlearned encoder's
-        g_u = load_generator(generator_path)
+        g_u = load_generator(generator_path, dev)
         with torch.no_grad():
             w_system = encoder_u(source[None])[0]
-    embed = load_embedder(eval_identity_path)
+    embed = load_embedder(eval_identity_path, dev)
     with torch.no_grad():
         photo = embed(source[None])
     reference = Reference(g_s, inv["w_u"], photo, camera, embed)
@@ -449,8 +460,8 @@ def run_attack(
         inv["w_others"],
         encoder,
         encoder_u,
-        load_embedder(loss_identity_path),
-        load_lpips(lpips_net, lpips_random),
+        load_embedder(loss_identity_path, dev),
+        load_lpips(lpips_net, lpips_random).to(dev),
         kinds,
         inversion,
         config,

@@ -25,6 +25,20 @@ from idunlearn.perceptual import build_lpips
 from idunlearn.world.build import load_encoder, load_feature_net, load_identity_net
 
 Images = Callable[[torch.Tensor], torch.Tensor]
+Device = str | torch.device
+DEVICES = ("cpu", "cuda", "auto")
+
+
+def resolve_device(name: str) -> torch.device:
+    """The torch device a step runs on: `auto` is CUDA where visible, else the CPU. Asking
+    for CUDA where there is none fails at once, not after an hour on the CPU."""
+    if name not in DEVICES:
+        raise ValueError(f"unknown device {name!r} (one of {', '.join(DEVICES)})")
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device is 'cuda' but no CUDA device is visible")
+    return torch.device(name)
 
 
 NETWORK_FAMILIES = {
@@ -74,7 +88,9 @@ def write_spec(
     write_json(out, spec)
 
 
-def load_generator(path: str) -> GeneratorAdapter:
+def load_generator(path: str, device: Device = "cpu") -> GeneratorAdapter:
+    """The generator, frozen, on `device` (seeded draws stay on the CPU: the adapter moves
+    them)."""
     if is_spec(path):
         spec = read_spec(path, "generator")
         check_file(spec["weights"], spec["sha256"])  # the pickle runs code: verify first
@@ -84,34 +100,37 @@ def load_generator(path: str) -> GeneratorAdapter:
     else:
         generator = load_synthetic_generator(path)
     generator.requires_grad_(False)
-    return generator
+    return generator.to(device)
 
 
-def load_embedder(path: str) -> Images:
-    """Identity network -> images in [-1, 1] to unit-norm embeddings."""
+def load_embedder(path: str, device: Device = "cpu") -> Images:
+    """Identity network on `device` -> images in [-1, 1] to unit-norm embeddings. The
+    evaluation embedders (MTCNN-aligned) move their crops there; the others take images
+    on `device`."""
     if not is_spec(path):
-        return load_identity_net(path)
+        return load_identity_net(path).to(device)
     spec = read_spec(path, "identity")
     from idunlearn import recognition
 
     if spec["family"] == "facenet":
-        return recognition.facenet_embedder()
+        return recognition.facenet_embedder(device=device)
     from idunlearn.nets.irse import load_backbone
 
     if spec["family"] == "arcface":  # IR-SE50, the loss network
-        return recognition.arcface_loss_embedder(load_backbone(spec["weights"], 50, "ir_se"))
+        backbone = load_backbone(spec["weights"], 50, "ir_se")
+        return recognition.arcface_loss_embedder(backbone).to(device)
     from idunlearn.faces import make_detector  # CurricularFace sees MTCNN-aligned crops
 
-    backbone = load_backbone(spec["weights"], 100, "ir")
-    return recognition.curricularface_embedder(backbone, make_detector())
+    backbone = load_backbone(spec["weights"], 100, "ir").to(device)
+    return recognition.curricularface_embedder(backbone, make_detector(device))
 
 
-def load_encoder_network(path: str) -> torch.nn.Module:
-    """The synthetic world's inversion encoder as a module, forward(images, w_avg) -> W+
-    (eval, frozen): the encoder method trains it."""
+def load_encoder_network(path: str, device: Device = "cpu") -> torch.nn.Module:
+    """The synthetic world's inversion encoder as a module on `device`, forward(images,
+    w_avg) -> W+ (eval, frozen): the encoder method trains it."""
     if is_spec(path):
         raise ArtefactError(f"{path}: only the synthetic world's encoder can be unlearned")
-    return load_encoder(path)
+    return load_encoder(path).to(device)
 
 
 class OffsetEncoder(torch.nn.Module):
@@ -132,26 +151,33 @@ def as_inversion_encoder(encoder: torch.nn.Module, generator: GeneratorAdapter) 
     return OffsetEncoder(encoder, generator.w_avg)
 
 
-def load_inversion_encoder(path: str, generator: GeneratorAdapter) -> Images:
+def load_inversion_encoder(
+    path: str, generator: GeneratorAdapter, device: Device = "cpu"
+) -> Images:
+    """Images (on `device`) -> W+ latents of `generator`, computed on `device`."""
     if not is_spec(path):
-        return as_inversion_encoder(load_encoder_network(path), generator)
+        return as_inversion_encoder(load_encoder_network(path), generator).to(device)
     spec = read_spec(path, "encoder")
     if spec["family"] == "average":  # optimisation-only inversion starts from w_avg
-        w_avg = generator.w_avg.detach()
+        w_avg = generator.w_avg.detach().to(device)
         return lambda images: w_avg.expand(len(images), *w_avg.shape).clone()
     from idunlearn.encoders.goae import load_goae_encoder
 
-    return load_goae_encoder(spec["weights"], spec["code_root"], generator)
+    return load_goae_encoder(spec["weights"], spec["code_root"], generator, device)
 
 
-def load_features(path: str) -> Images:
+def load_features(path: str, device: Device = "cpu") -> Images:
+    """FID features computed on `device`, from images on any device (real images are read
+    on the CPU)."""
     if not is_spec(path):
-        return load_feature_net(path).features
-    return inception_features(read_spec(path, "features")["weights"])
+        net = load_feature_net(path).to(device)
+        return lambda images: net.features(images.to(device))
+    return inception_features(read_spec(path, "features")["weights"], device)
 
 
-def inception_features(weights: str) -> Images:
-    """pytorch-fid's Inception pool3 (2048-d) from a local weights file, images in [-1, 1].
+def inception_features(weights: str, device: Device = "cpu") -> Images:
+    """pytorch-fid's Inception pool3 (2048-d) from a local weights file, images in [-1, 1],
+    computed on `device`.
 
     pytorch-fid loads its weights through torch.hub; pointing the hub at the
     file's `<hub>/checkpoints/` folder makes it read the verified local copy.
@@ -165,8 +191,8 @@ def inception_features(weights: str) -> Images:
         net = InceptionV3([InceptionV3.BLOCK_INDEX_BY_DIM[2048]]).eval()
     finally:
         torch.hub.set_dir(previous)
-    net.requires_grad_(False)
-    return lambda images: net(((images + 1) / 2).clamp(0, 1))[0].flatten(1)
+    net.requires_grad_(False).to(device)
+    return lambda images: net(((images.to(device) + 1) / 2).clamp(0, 1))[0].flatten(1)
 
 
 def load_lpips(

@@ -34,6 +34,13 @@ def step(func: Callable[..., Any]) -> Callable[..., Any]:
 threads_option = click.option(
     "--threads", type=click.IntRange(min=1), default=1, show_default=True, help="torch CPU threads"
 )
+device_option = click.option(
+    "--device",
+    type=click.Choice(["cpu", "cuda", "auto"]),
+    default="auto",
+    show_default=True,
+    help="torch device of the networks (auto: CUDA where visible); results are saved on the CPU",
+)
 seed_option = click.option("--seed", type=int, required=True, help="seed of every random draw")
 
 

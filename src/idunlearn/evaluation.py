@@ -12,7 +12,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from idunlearn.backend import load_embedder, load_features, load_generator
+from idunlearn.backend import load_embedder, load_features, load_generator, resolve_device
 from idunlearn.checkpoints import load_checkpoint
 from idunlearn.generators.base import GeneratorAdapter
 from idunlearn.inversion import INVERSION_KIND
@@ -167,10 +167,14 @@ def run_fid_reference(
     seed: int,
     batch: int,
     out: str,
+    device: str = "cpu",
 ) -> None:
-    features = load_features(features_path)
+    """G_s and the feature network run on `device`; z and cameras are drawn on the CPU, so
+    the statistics name the same samples on any device."""
+    dev = resolve_device(device)
+    features = load_features(features_path, dev)
     real = real_statistics(dataset_path, features, batch)
-    stats = fid_reference(load_generator(generator_path), real, features, n, seed, batch)
+    stats = fid_reference(load_generator(generator_path, dev), real, features, n, seed, batch)
     write_npz(out, **stats)
 
 
@@ -188,6 +192,7 @@ def run_evaluate(
     labels: dict[str, str],
     encoder_path: str | None = None,
     second_identity_path: str | None = None,
+    device: str = "cpu",
 ) -> None:
     """Metrics of one run as JSON, and a [source, target, before, after] strip as PNG.
 
@@ -196,13 +201,16 @@ def run_evaluate(
 
     The strip's target is the latent the method trained w_u towards (GUIDE: w_t; the
     comparison methods store theirs); `after` is G_u at the system's latent of the source.
+    Every network and the inversion's tensors are on `device`.
     """
-    g_s = load_generator(generator_path)
-    g_u = load_unlearned(generator_path, unlearned_path)
-    inv = load_checkpoint(inversion_path, INVERSION_KIND)["state_dict"]
+    dev = resolve_device(device)
+    g_s = load_generator(generator_path, dev)
+    g_u = load_unlearned(generator_path, unlearned_path, dev)
+    state = load_checkpoint(inversion_path, INVERSION_KIND)["state_dict"]
+    inv = {key: value.to(dev) for key, value in state.items()}
     w_t = unlearned_target(unlearned_path)
-    w_t = load_target(target_path) if w_t is None else w_t
-    encoder = load_unlearned_encoder(encoder_path, unlearned_path, g_s)
+    w_t = (load_target(target_path) if w_t is None else w_t).to(dev)
+    encoder = load_unlearned_encoder(encoder_path, unlearned_path, g_s, dev)
     w_u_system, w_others_system = system_latents(inv, encoder)
     metrics = evaluate(
         g_s,
@@ -211,8 +219,8 @@ def run_evaluate(
         inv["w_others"],
         inv["source_image"],
         inv["source_camera"],
-        load_embedder(eval_identity_path),
-        load_features(features_path),
+        load_embedder(eval_identity_path, dev),
+        load_features(features_path, dev),
         read_npz(reference_path),
         batch,
         w_u_system,
@@ -226,7 +234,7 @@ def run_evaluate(
             inv["w_others"],
             w_u_system,
             w_others_system,
-            load_embedder(second_identity_path),
+            load_embedder(second_identity_path, dev),
         )
         metrics |= {f"{key}_second": value for key, value in second.items()}
     write_json(out_json, {**labels, **metrics})
@@ -238,4 +246,4 @@ def run_evaluate(
             g_s.synthesis(inv["w_u"][None], frontal)["image"][0],
             g_u.synthesis(w_u_system[None], frontal)["image"][0],
         ]
-    save_strip(out_png, images)
+    save_strip(out_png, [image.cpu() for image in images])

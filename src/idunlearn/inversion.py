@@ -15,7 +15,7 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from idunlearn.backend import load_generator, load_inversion_encoder, load_lpips
+from idunlearn.backend import load_generator, load_inversion_encoder, load_lpips, resolve_device
 from idunlearn.checkpoints import save_checkpoint
 from idunlearn.generators.base import GeneratorAdapter
 from idunlearn.identities import lookup, read_identities
@@ -112,15 +112,19 @@ def run_invert(
     lpips_net: str,
     lpips_random: bool,
     out: str,
+    device: str = "cpu",
 ) -> None:
     """Source latent w_u (and w_others for the identity's other images) of one identity.
 
     Random: w_u = mapping(z) and its frontal image is the source. InD / OOD: the
     source photo and the other photos are inverted from their dataset cameras; the
     other photos are kept too (`other_images`), for the encoder method's evaluation.
+    The networks run on `device`; z and the cameras are drawn on the CPU and the file
+    holds CPU tensors, so it does not depend on where it was computed.
     """
+    dev = resolve_device(device)
     row = lookup(read_identities(identities_path), scenario, identity)
-    generator = load_generator(generator_path)
+    generator = load_generator(generator_path, dev)
     frontal = generator.frontal_camera(1)
     if scenario == "random":
         z = torch.randn(
@@ -135,10 +139,9 @@ def run_invert(
         state["other_cameras"] = frontal.new_zeros(0, *frontal.shape[1:])
     else:
         images, cameras = identity_images(dataset_path, row, generator)
-        encoder = load_inversion_encoder(encoder_path, generator)
-        ws = invert(
-            generator, encoder, images, cameras, load_lpips(lpips_net, lpips_random), config
-        )
+        encoder = load_inversion_encoder(encoder_path, generator, dev)
+        lpips = load_lpips(lpips_net, lpips_random).to(dev)
+        ws = invert(generator, encoder, images.to(dev), cameras, lpips, config)
         state = {
             "w_u": ws[0],
             "w_others": ws[1:],
@@ -147,4 +150,5 @@ def run_invert(
             "other_images": images[1:],  # for methods whose latent of an image is E_u(image)
             "other_cameras": cameras[1:],  # and for the re-inversion attack
         }
+    state = {key: value.cpu() for key, value in state.items()}
     save_checkpoint(out, INVERSION_KIND, state, meta={"scenario": scenario, "identity": identity})

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from idunlearn.backend import load_features
+from idunlearn.backend import load_features, resolve_device
 from idunlearn.faces import IMAGE_SUFFIXES, make_detector
 from idunlearn.identities import lookup, read_identities
 from idunlearn.io import ArtefactError, atomic_path, npz_keys, write_npz
@@ -153,14 +153,22 @@ def _batches(paths: list[str], resolution: int, batch: int) -> Iterator[torch.Te
 
 @torch.no_grad()
 def run_fid_real(
-    index_path: str, features_path: str, count: int, resolution: int, batch: int, out: str
+    index_path: str,
+    features_path: str,
+    count: int,
+    resolution: int,
+    batch: int,
+    out: str,
+    device: str = "cpu",
 ) -> None:
     """Frechet statistics of the first `count` FFHQ images at the generator's resolution,
-    computed once for every dFID_real (streamed: 5,000 512-pixel images do not fit)."""
+    computed once for every dFID_real (streamed: 5,000 512-pixel images do not fit). The
+    images are read on the CPU; the feature network runs on `device`."""
+    dev = resolve_device(device)
     paths = list(read_index(index_path)["path"])
     if count > len(paths):
         raise ValueError(f"{count} real images asked for, {index_path} lists {len(paths)}")
-    features = load_features(features_path)
+    features = load_features(features_path, dev)
     feats = np.concatenate(
         [features(images).cpu().numpy() for images in _batches(paths[:count], resolution, batch)]
     )

@@ -52,7 +52,8 @@ def arcface_loss_embedder(backbone: nn.Module) -> ArcFaceLossEmbedder:
 
 
 class AlignedEmbedder:
-    """An evaluation embedder: align (detector), embed, L2-normalise, under no_grad.
+    """An evaluation embedder: align (detector), embed, L2-normalise, under no_grad. The
+    crops go to the network's device, so images may come from any device.
 
     `images` and `no_face` count, over all calls, the images seen and those where the
     detector found no face and the fixed crop was used instead.
@@ -69,6 +70,9 @@ class AlignedEmbedder:
         crops, found = self.align(images)
         self.images += len(found)
         self.no_face += int((~found).sum())
+        param = next(self.network.parameters(), None)  # None: a parameter-free network
+        if param is not None:
+            crops = crops.to(param.device)
         return F.normalize(self.network(crops), dim=1)
 
 
@@ -85,9 +89,12 @@ class FixedStandardization(nn.Module):
         return x * (127.5 / 128.0)
 
 
-def facenet_embedder(detector: MTCNN | None = None) -> AlignedEmbedder:
+def facenet_embedder(
+    detector: MTCNN | None = None, device: str | torch.device = "cpu"
+) -> AlignedEmbedder:
     """facenet-pytorch's InceptionResnetV1 (VGGFace2 weights, from $TORCH_HOME/checkpoints or
-    downloaded by the library) on 160 x 160 face crops, with its fixed standardisation.
+    downloaded by the library) on 160 x 160 face crops, with its fixed standardisation, on
+    `device`.
 
     With a detector the crops are MTCNN boxes, as facenet-pytorch makes them; without one
     the images are taken to be FFHQ-aligned and cropped at the fixed face box.
@@ -95,4 +102,5 @@ def facenet_embedder(detector: MTCNN | None = None) -> AlignedEmbedder:
     from facenet_pytorch import InceptionResnetV1
 
     network = nn.Sequential(FixedStandardization(), InceptionResnetV1(pretrained="vggface2"))
+    network = network.to(device)
     return AlignedEmbedder(functools.partial(align_box, detector=detector, size=160), network)

@@ -17,11 +17,13 @@ from typing import Any
 import torch
 
 from idunlearn.backend import (
+    Device,
     as_inversion_encoder,
     load_embedder,
     load_encoder_network,
     load_generator,
     load_lpips,
+    resolve_device,
 )
 from idunlearn.checkpoints import load_checkpoint, save_checkpoint
 from idunlearn.comparisons.cascaded import unlearn_cascaded
@@ -73,14 +75,6 @@ def unlearn(
 UNLEARNED_KIND = "unlearned-generator"
 
 
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ValueError("unlearn.device is 'cuda' but no CUDA device is visible")
-    return torch.device(name)
-
-
 def run_unlearn(
     generator_path: str,
     inversion_path: str,
@@ -125,13 +119,13 @@ def run_unlearn(
         schedule = replace(schedule, lr=method.lr)
     dev = resolve_device(device)
     w_u = load_checkpoint(inversion_path, INVERSION_KIND)["state_dict"]["w_u"].to(dev)
-    g_s = load_generator(generator_path).to(dev)
+    g_s = load_generator(generator_path, dev)
     g_u, history = unlearn(
         g_s,
         w_u,
         load_target(target_path).to(dev),
         load_lpips(lpips_net, lpips_random).to(dev),
-        load_embedder(loss_identity_path).to(dev),
+        load_embedder(loss_identity_path, dev),
         method.loss,
         schedule,
         seed,
@@ -182,7 +176,7 @@ def run_comparison(
     inversion = load_checkpoint(inversion_path, INVERSION_KIND)
     inv = inversion["state_dict"]
     w_u = inv["w_u"].to(dev)
-    g_s = load_generator(generator_path).to(dev)
+    g_s = load_generator(generator_path, dev)
     options = method.options
     meta: dict[str, Any] = {"method": method.name, "kind": method.kind, "seed": seed, "lr": lr}
     state = None
@@ -196,7 +190,7 @@ def run_comparison(
             g_s,
             w_u,
             load_lpips(lpips_net, lpips_random).to(dev),
-            load_embedder(loss_identity_path).to(dev),
+            load_embedder(loss_identity_path, dev),
             options,
             lr,
             rng,
@@ -205,7 +199,7 @@ def run_comparison(
         meta["steps"] = options.unlearn_steps + options.learn_steps
     elif method.kind == "feature":
         g_u, history, w_target, info = unlearn_feature(
-            g_s, w_u, load_embedder(loss_identity_path).to(dev), options, schedule.steps, lr, rng
+            g_s, w_u, load_embedder(loss_identity_path, dev), options, schedule.steps, lr, rng
         )
         meta.update(steps=schedule.steps, direction=info)
     elif method.kind == "encoder":
@@ -215,7 +209,7 @@ def run_comparison(
             dataset_path, identities_path, inversion["meta"], options.retain_size, rng
         )
         e_u, history, w_target = unlearn_encoder(
-            load_encoder_network(encoder_path).to(dev),
+            load_encoder_network(encoder_path, dev),
             g_s.w_avg.detach(),
             inv["source_image"][None].to(dev),
             retain["images"].to(dev),
@@ -233,9 +227,12 @@ def run_comparison(
     save_checkpoint(out, UNLEARNED_KIND, {**g_u.trainable_state_dict(), **(state or {})}, meta=meta)
 
 
-def load_unlearned(generator_path: str, unlearned_path: str) -> GeneratorAdapter:
-    """G_u = the pretrained file with the unlearned trainable parameters put back."""
-    g_u = load_generator(generator_path)
+def load_unlearned(
+    generator_path: str, unlearned_path: str, device: Device = "cpu"
+) -> GeneratorAdapter:
+    """G_u = the pretrained file with the unlearned trainable parameters put back, on
+    `device`."""
+    g_u = load_generator(generator_path, device)
     state = load_checkpoint(unlearned_path, UNLEARNED_KIND)["state_dict"]
     g_u.load_trainable_state_dict(
         {k: v for k, v in state.items() if not k.startswith(ENCODER_PREFIX)}
@@ -247,10 +244,13 @@ Encoder = Callable[[torch.Tensor], torch.Tensor]  # images -> W+ latents
 
 
 def load_unlearned_encoder(
-    encoder_path: str | None, unlearned_path: str, generator: GeneratorAdapter
+    encoder_path: str | None,
+    unlearned_path: str,
+    generator: GeneratorAdapter,
+    device: Device = "cpu",
 ) -> Encoder | None:
-    """E_u as a callable images -> W+ of `generator` for the encoder method, None for the
-    methods that unlearn the generator (their encoder is the pretrained one)."""
+    """E_u as a callable images -> W+ of `generator` on `device` for the encoder method,
+    None for the methods that unlearn the generator (their encoder is the pretrained one)."""
     state = load_checkpoint(unlearned_path, UNLEARNED_KIND)["state_dict"]
     encoder_state = {
         k[len(ENCODER_PREFIX) :]: v for k, v in state.items() if k.startswith(ENCODER_PREFIX)
@@ -259,7 +259,7 @@ def load_unlearned_encoder(
         return None
     if encoder_path is None:
         raise ArtefactError(f"{unlearned_path} holds an unlearned encoder: pass the encoder file")
-    encoder = load_encoder_network(encoder_path)
+    encoder = load_encoder_network(encoder_path, device)
     try:
         encoder.load_state_dict(encoder_state, strict=True)
     except RuntimeError as err:

@@ -22,6 +22,7 @@ rule attack:
         lpips=LPIPS_FLAGS,
         attacks=get_attack_flags,
         seed=lambda wc: seed_for("attack", wc.scenario, wc.identity, wc.method),
+        device=DEVICE_FLAG,
     shell:
         "python {params.script} --generator {input.generator}"
         " --unlearned {input.unlearned} --inversion {input.inversion}"
@@ -29,4 +30,4 @@ rule attack:
         " --eval-identity {input.eval_identity} --scenario {wildcards.scenario}"
         " --identity {wildcards.identity} --method {wildcards.method}"
         " {params.attacks} {params.lpips} --out {output} --seed {params.seed}"
-        " --threads {threads} > {log} 2>&1"
+        " {params.device} --threads {threads} > {log} 2>&1"

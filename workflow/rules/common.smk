@@ -28,6 +28,8 @@ METHODS = all_methods(config)
 CANONICAL = canonical_names(config)
 TABLE_METHODS = list(config["methods"])
 ABLATION_METHODS = [name for name in METHODS if name not in config["methods"]]
+# every torch step runs where unlearning does (unlearn.device: cpu | cuda | auto)
+DEVICE_FLAG = "--device {}".format(config["unlearn"]["device"])
 LPIPS_FLAGS = "--lpips-net {} {}".format(
     config["lpips"]["net"],
     "--lpips-random" if config["lpips"]["random_backbone"] else "--lpips-pretrained",
@@ -248,8 +250,15 @@ def real_network(name):
             else ("encoder", "average", None, None, None)
         ),
         "identity_loss": ("identity", "arcface", "arcface", None, None),
-        "identity_eval": ("identity", real["eval_identity"], real["eval_identity"], None, None),
-        "identity_second": ("identity", "facenet", "facenet", None, None),  # beside the first
+        "identity_eval": (
+            "identity",
+            real["eval_identity"],
+            real["eval_identity"],
+            None,
+            None,
+        ),
+        # beside the first
+        "identity_second": ("identity", "facenet", "facenet", None, None),
         "features": ("features", "inception", "inception", None, None),
     }[name]
 

@@ -18,11 +18,13 @@ rule fid_reference:
         script=script_path("fid_reference"),
         e=config["evaluation"],
         seed=seed_for("fid"),
+        device=DEVICE_FLAG,
     shell:
         "python {params.script} --generator {input.generator}"
         " --features {input.features} --dataset {input.dataset}"
         " --samples {params.e[fid_samples]} --batch-size {params.e[batch_size]}"
-        " --out {output} --seed {params.seed} --threads {threads} > {log} 2>&1"
+        " --out {output} --seed {params.seed}"
+        " {params.device} --threads {threads} > {log} 2>&1"
 
 
 rule evaluate:
@@ -51,6 +53,7 @@ rule evaluate:
         script=script_path("evaluate"),
         batch=config["evaluation"]["batch_size"],
         extra=lambda wc, input: file_flags(input, ("encoder", "second_identity")),
+        device=DEVICE_FLAG,
     shell:
         "python {params.script} --generator {input.generator}"
         " --unlearned {input.unlearned} --inversion {input.inversion}"
@@ -59,4 +62,4 @@ rule evaluate:
         " --reference {input.reference} --batch-size {params.batch}"
         " --scenario {wildcards.scenario} --identity {wildcards.identity}"
         " --method {wildcards.method} --out-json {output.json} --out-png {output.png}"
-        " {params.extra} --threads {threads} > {log} 2>&1"
+        " {params.extra} {params.device} --threads {threads} > {log} 2>&1"

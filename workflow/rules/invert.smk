@@ -14,9 +14,12 @@ rule invert:
     conda:
         "../../envs/torch.yaml"
     threads: config["threads"]
+    resources:
+        gpu=config["resources"]["gpu"],
     params:
         script=script_path("invert"),
         lpips=LPIPS_FLAGS,
+        device=DEVICE_FLAG,
         inv=config["inversion"],
         dataset=lambda wc, input: file_flags(input, ("dataset",)),
     shell:
@@ -25,4 +28,4 @@ rule invert:
         " --scenario {wildcards.scenario} --identity {wildcards.identity}"
         " --method {params.inv[method]} --steps {params.inv[steps]} --lr {params.inv[lr]}"
         " --lpips-weight {params.inv[lpips_weight]} {params.lpips} --out {output}"
-        " --threads {threads} > {log} 2>&1"
+        " {params.device} --threads {threads} > {log} 2>&1"

@@ -118,7 +118,9 @@ rule fid_real:
         script=script_path("fid_real"),
         real=config["real"],
         batch=config["evaluation"]["batch_size"],
+        device=DEVICE_FLAG,
     shell:
         "python {params.script} --index {input.index} --features {input.features}"
         " --count {params.real[fid_real_images]} --resolution {params.real[resolution]}"
-        " --batch-size {params.batch} --out {output} --threads {threads} > {log} 2>&1"
+        " --batch-size {params.batch} --out {output}"
+        " {params.device} --threads {threads} > {log} 2>&1"

@@ -21,6 +21,7 @@ rule unlearn:
         script=script_path("unlearn"),
         lpips=LPIPS_FLAGS,
         u=config["unlearn"],
+        device=DEVICE_FLAG,
         methods=f"'{METHODS_JSON}'",
         seed=lambda wc: seed_for("unlearn", wc.scenario, wc.identity, wc.method),
         extra=lambda wc, input: file_flags(input, ("dataset", "identities", "encoder")),
@@ -29,5 +30,5 @@ rule unlearn:
         " --inversion {input.inversion} --target {input.target}"
         " --loss-identity {input.loss_identity} --method {wildcards.method}"
         " --methods-json {params.methods} --steps {params.u[steps]} --lr {params.u[lr]}"
-        " {params.lpips} --device {params.u[device]} --out {output} --seed {params.seed}"
+        " {params.lpips} {params.device} --out {output} --seed {params.seed}"
         " {params.extra} --threads {threads} > {log} 2>&1"

@@ -290,6 +290,24 @@ def test_figures_are_deterministic(tmp_path):
     assert (tmp_path / "a.png").read_bytes() == (tmp_path / "b.png").read_bytes()
 
 
+def test_tradeoff_panels_place_methods_by_id_and_id_others(tmp_path):
+    from matplotlib.figure import Figure
+
+    summary = report.summarise(make_metrics())
+    stats = summary.set_index(["scenario", "method", "metric"])
+    colours = [(0.0, 0.0, 0.0)] * len(METHODS)
+    for metric in ("id", "id_others"):
+        ax = Figure().subplots()
+        assert report.tradeoff_panel(ax, stats, "ood", metric, METHODS, colours)
+        assert len(ax.containers) == len(METHODS)  # one error bar per method
+        assert ax.get_xlabel().startswith("ID_others" if metric == "id_others" else "ID ")
+    nan_others = stats.copy()
+    nan_others.loc[nan_others.index.get_level_values("metric") == "id_others", "mean"] = np.nan
+    assert not report.tradeoff_panel(
+        Figure().subplots(), nan_others, "ood", "id_others", METHODS, colours
+    )
+
+
 def test_d_ablation_is_skipped_without_d_runs(tmp_path):
     frame = make_metrics(ablations=["alpha0"])
     metrics = write_csv(frame, tmp_path / "all.csv")

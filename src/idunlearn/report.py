@@ -16,6 +16,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import matplotlib
+import matplotlib.axes
 import numpy as np
 import pandas as pd
 import seaborn as sns
@@ -617,33 +618,58 @@ def d_ablation_figure(
     return True
 
 
+TRADEOFF_AXES = {"id": "ID", "id_others": "ID_others"}
+
+
+def tradeoff_panel(
+    ax: matplotlib.axes.Axes,
+    stats: pd.DataFrame,
+    scenario: str,
+    metric: str,
+    methods: Sequence[str],
+    colours: Sequence[tuple[float, float, float]],
+) -> bool:
+    """One scenario's methods at (metric, FID_pre) with their stds; False if none has a value."""
+    drawn = False
+    for k, method in enumerate(methods):
+        if (scenario, method, metric) not in stats.index:
+            continue
+        x, y = stats.loc[(scenario, method, metric)], stats.loc[(scenario, method, "fid_pre")]
+        if not np.isfinite(x["mean"]):
+            continue
+        ax.errorbar(
+            x["mean"],
+            y["mean"],
+            xerr=np.nan_to_num(x["std"]),
+            yerr=np.nan_to_num(y["std"]),
+            fmt=MARKERS[k % len(MARKERS)],
+            color=colours[k],
+            capsize=3,
+            label=method_label(method),
+        )
+        drawn = True
+    ax.set_title(f"{SCENARIOS.get(scenario, scenario)}: {TRADEOFF_AXES[metric]}")
+    ax.set_xlabel(f"{TRADEOFF_AXES[metric]} (lower: more forgotten)")
+    return drawn
+
+
 def tradeoff_figure(summary: pd.DataFrame, methods: Sequence[str], out: str | Path) -> None:
-    """ID vs FID_pre per method and scenario: forgetting against preservation at a glance."""
+    """Every method by ID (top row) and ID_others (bottom row) against FID_pre, per
+    scenario: forgetting of the photo and of the person against preservation."""
     scenarios = ordered_scenarios(summary["scenario"])
     colours = sns.color_palette("colorblind", len(methods))
     stats = summary.set_index(["scenario", "method", "metric"])
     with sns.axes_style("whitegrid"), sns.plotting_context("paper"):
-        figure = Figure(figsize=(3.2 * len(scenarios), 3.4), layout="constrained")
-        axes = figure.subplots(1, len(scenarios), squeeze=False)[0]
-        for ax, scenario in zip(axes, scenarios, strict=True):
-            for k, method in enumerate(methods):
-                if (scenario, method, "id") not in stats.index:
-                    continue
-                x, y = stats.loc[(scenario, method, "id")], stats.loc[(scenario, method, "fid_pre")]
-                ax.errorbar(
-                    x["mean"],
-                    y["mean"],
-                    xerr=np.nan_to_num(x["std"]),
-                    yerr=np.nan_to_num(y["std"]),
-                    fmt=MARKERS[k % len(MARKERS)],
-                    color=colours[k],
-                    capsize=3,
-                    label=method_label(method),
-                )
-            ax.set_title(SCENARIOS.get(scenario, scenario))
-            ax.set_xlabel("ID (lower: more forgotten)")
-        axes[0].set_ylabel("FID_pre (lower: better preserved)")
-        handles, labels = axes[0].get_legend_handles_labels()
+        figure = Figure(figsize=(3.2 * len(scenarios), 6.4), layout="constrained")
+        grid = figure.subplots(len(TRADEOFF_AXES), len(scenarios), squeeze=False)
+        for row, metric in zip(grid, TRADEOFF_AXES, strict=True):
+            for ax, scenario in zip(row, scenarios, strict=True):
+                if not tradeoff_panel(ax, stats, scenario, metric, methods, colours):
+                    ax.set_visible(False)  # e.g. Random identities have no other images
+            shown = [ax for ax in row if ax.get_visible()]
+            if shown:
+                shown[0].set_ylabel("FID_pre (lower: better preserved)")
+        handles, labels = grid[0][0].get_legend_handles_labels()
         figure.legend(handles, labels, loc="outside lower center", ncols=min(len(methods), 4))
     save_figure(figure, out)
 

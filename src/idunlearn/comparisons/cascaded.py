@@ -12,9 +12,9 @@ The paper unlearns images of a GAN in two cascaded phases:
      match with G_s(w_u) (cosine below `id_threshold`); the least similar bank latent if
      every one is matched.
    The paper also trains the discriminator towards a fixed fake label on the unlearned
-   images. The generators behind our adapters have no discriminator (the synthetic
-   world's is trained by regression, and the EG3D adapter loads only G), so that
-   adversarial term is skipped here; tables and captions say so.
+   images (and G against it). The synthetic world's generator has no discriminator (it
+   is trained by regression) and `GeneratorAdapter` exposes none, so that adversarial
+   term is skipped here; the config, the tables' captions and the report say so.
 2. *Learning phase*, against over-unlearning:
    - `zero_shot`: G_u(w) reproduces the frozen G_s(w) on fresh mapped latents;
    - `few_shot`: G_u reconstructs real retain images, i.e. training images of other

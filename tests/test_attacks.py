@@ -198,7 +198,12 @@ def test_an_unattacked_score_is_the_evaluation_s_id():
         g_u.gain.mul_(torch.tensor([[1.0, -1.0], [2.0, 1.0]]))
     ws = torch.tensor([[[1.0, 0.5], [-0.5, 2.0]], [[0.2, 0.1], [1.0, 1.0]]])
     expected = identity_similarity(g_s, g_u, ws, flat_embed)
-    got = attacks.identity_scores(g_s, ws, g_u, ws, flat_embed)
+    camera = torch.zeros(1, 1)
+    photos = [flat_embed(g_s.synthesis(w[None], camera)["image"]) for w in ws]
+    references = [
+        attacks.Reference(g_s, w, p, camera, flat_embed) for w, p in zip(ws, photos, strict=True)
+    ]
+    got = torch.tensor([ref.score(g_u, w)["id"] for ref, w in zip(references, ws, strict=True)])
     assert torch.allclose(got, expected)
     reference = attacks.Reference(
         g_s,

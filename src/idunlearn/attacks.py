@@ -3,7 +3,8 @@
 Each attack tries to bring the identity back from the unlearned system and is scored
 like Table 1's ID: the mean over the evaluation views of cos(E(G_s(w_u)), E(G'(w'))),
 E the EVALUATION identity network, G' the attacked generator and w' the attacker's
-latent (`identity_scores`); with G' = G_u and w' = w_u it is exactly the evaluation's ID.
+latent (`metrics.identity_similarity`); with G' = G_u and w' = w_u it is exactly the
+evaluation's ID.
 Each is also scored by the cosine of E(G'(w', source camera)) to the source photo.
 
 - Re-inversion: the source image (and the identity's other images) inverted again on the
@@ -26,7 +27,7 @@ import copy
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import torch
 import torch.nn.functional as F
@@ -45,6 +46,7 @@ from idunlearn.generators.base import GeneratorAdapter
 from idunlearn.inversion import INVERSION_KIND, Encoder, InversionConfig, optimise_latents
 from idunlearn.io import write_json
 from idunlearn.losses import Embedder, Perceptual
+from idunlearn.metrics import identity_similarity
 
 Scores = dict[str, float]
 
@@ -70,27 +72,6 @@ class AttackConfig:
 # --- scoring ------------------------------------------------------------------------------
 
 
-@torch.no_grad()
-def identity_scores(
-    g_ref: GeneratorAdapter,
-    w_ref: torch.Tensor,  # [B, num_ws, w_dim]: the latents whose identity is to be forgotten
-    g_att: GeneratorAdapter,
-    w_att: torch.Tensor,  # [B, num_ws, w_dim]: the attacker's latents
-    embed: Embedder,
-) -> torch.Tensor:
-    """Per pair, mean over the evaluation views of cos(E(g_ref(w_ref, v)), E(g_att(w_att, v))).
-
-    With g_att = G_u and w_att = w_ref this is `metrics.identity_similarity`, Table 1's ID.
-    """
-    per_view = []
-    for camera in g_ref.eval_cameras():
-        cam = camera[None].expand(len(w_ref), -1)
-        before = embed(g_ref.synthesis(w_ref, cam)["image"])
-        after = embed(g_att.synthesis(w_att, cam)["image"])
-        per_view.append(F.cosine_similarity(before, after, dim=-1))
-    return torch.stack(per_view).mean(0)
-
-
 @dataclass(frozen=True)
 class Reference:
     """What every attack on one identity is scored against (evaluation network only)."""
@@ -104,7 +85,7 @@ class Reference:
     @torch.no_grad()
     def score(self, generator: GeneratorAdapter, w: torch.Tensor) -> Scores:
         """{"id": the evaluation's ID of w on `generator`, "src": cosine to the source photo}."""
-        ident = identity_scores(self.g_s, self.w_u[None], generator, w[None], self.embed)
+        ident = identity_similarity(self.g_s, generator, self.w_u[None], self.embed, w[None])
         render = self.embed(generator.synthesis(w[None], self.camera)["image"])
         return {"id": float(ident[0]), "src": float(F.cosine_similarity(render, self.photo)[0])}
 
@@ -343,7 +324,7 @@ def attack_all(
         images,
         cameras,
         lpips,
-        replace_steps(inversion, config.reinvert_steps),
+        replace(inversion, steps=config.reinvert_steps),
         kinds,
         seed,
     )
@@ -353,7 +334,7 @@ def attack_all(
         result[f"id_{name}"], result[f"src_{name}"] = scores["id"], scores["src"]
         result[f"distance_{name}"] = float((ws[0] - w_system).norm())  # ||w' - w||_F
         result[f"id_others_{name}"] = (
-            float(identity_scores(g_s, w_others, g_u, ws[1:], reference.embed).mean())
+            float(identity_similarity(g_s, g_u, w_others, reference.embed, ws[1:]).mean())
             if len(ws) > 1
             else math.nan
         )
@@ -407,10 +388,6 @@ def attack_all(
     return result
 
 
-def replace_steps(config: InversionConfig, steps: int) -> InversionConfig:
-    return InversionConfig("optimisation", steps, config.lr, config.lpips_weight)
-
-
 def run_attack(
     generator_path: str,
     unlearned_path: str,
@@ -438,11 +415,10 @@ def run_attack(
     encoder = load_inversion_encoder(encoder_path, g_s, dev)
     encoder_u = unlearning.load_unlearned_encoder(encoder_path, unlearned_path, g_s, dev)
     source, camera = inv["source_image"], inv["source_camera"][None]
+    g_u = unlearning.load_unlearned(g_s, unlearned_path)  # encoder method: equal to G_s
     if encoder_u is None:
-        g_u = unlearning.load_unlearned(generator_path, unlearned_path, dev)
         w_system = inv["w_u"]
-    else:  # the generator is untouched; the system's latent is the unlearned encoder's
-        g_u = load_generator(generator_path, dev)
+    else:  # the system's latent is the unlearned encoder's
         with torch.no_grad():
             w_system = encoder_u(source[None])[0]
     embed = load_embedder(eval_identity_path, dev)

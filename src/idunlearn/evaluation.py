@@ -205,7 +205,7 @@ def run_evaluate(
     """
     dev = resolve_device(device)
     g_s = load_generator(generator_path, dev)
-    g_u = load_unlearned(generator_path, unlearned_path, dev)
+    g_u = load_unlearned(g_s, unlearned_path)
     state = load_checkpoint(inversion_path, INVERSION_KIND)["state_dict"]
     inv = {key: value.to(dev) for key, value in state.items()}
     w_t = unlearned_target(unlearned_path)

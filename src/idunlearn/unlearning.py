@@ -10,6 +10,7 @@ inversion encoder instead; its file then also holds the encoder (keys prefixed
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -98,40 +99,40 @@ def run_unlearn(
     `dataset_path` and `identities_path`; the encoder method needs `encoder_path`.
     """
     method = get_method(method_config, method_name)
-    if method.kind != "guide":
-        run_comparison(
+    if method.lr is not None:
+        schedule = replace(schedule, lr=method.lr)
+    dev = resolve_device(device)
+    inversion = load_checkpoint(inversion_path, INVERSION_KIND)
+    w_u = inversion["state_dict"]["w_u"].to(dev)
+    g_s = load_generator(generator_path, dev)
+    lpips = load_lpips(lpips_net, lpips_random).to(dev)
+    if method.kind == "guide":
+        g_u, history = unlearn(
+            g_s,
+            w_u,
+            load_target(target_path).to(dev),
+            lpips,
+            load_embedder(loss_identity_path, dev),
+            method.loss,
+            schedule,
+            seed,
+        )
+        state = g_u.trainable_state_dict()
+        meta = {"method": method_name, "seed": seed, "steps": schedule.steps, "history": history}
+    else:
+        state, meta = run_comparison(
             method,
-            generator_path,
-            inversion_path,
+            g_s,
+            inversion,
+            lpips,
             loss_identity_path,
             schedule,
-            lpips_net,
-            lpips_random,
-            device,
             seed,
-            out,
             dataset_path,
             identities_path,
             encoder_path,
         )
-        return
-    if method.lr is not None:
-        schedule = replace(schedule, lr=method.lr)
-    dev = resolve_device(device)
-    w_u = load_checkpoint(inversion_path, INVERSION_KIND)["state_dict"]["w_u"].to(dev)
-    g_s = load_generator(generator_path, dev)
-    g_u, history = unlearn(
-        g_s,
-        w_u,
-        load_target(target_path).to(dev),
-        load_lpips(lpips_net, lpips_random).to(dev),
-        load_embedder(loss_identity_path, dev),
-        method.loss,
-        schedule,
-        seed,
-    )
-    meta = {"method": method_name, "seed": seed, "steps": schedule.steps, "history": history}
-    save_checkpoint(out, UNLEARNED_KIND, g_u.trainable_state_dict(), meta=meta)
+    save_checkpoint(out, UNLEARNED_KIND, state, meta=meta)
 
 
 ENCODER_PREFIX = "encoder."
@@ -155,28 +156,24 @@ def load_retain(
 
 def run_comparison(
     method: Method,
-    generator_path: str,
-    inversion_path: str,
+    g_s: GeneratorAdapter,
+    inversion: dict[str, Any],
+    lpips: Perceptual,
     loss_identity_path: str,
     schedule: UnlearnSchedule,
-    lpips_net: str,
-    lpips_random: bool,
-    device: str,
     seed: int,
-    out: str,
     dataset_path: str | None,
     identities_path: str | None,
     encoder_path: str | None,
-) -> None:
-    """One comparison method (cascaded, feature, encoder); every draw from one seeded rng."""
-    dev = resolve_device(device)
-    lr = schedule.lr if method.lr is None else method.lr
+) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """One comparison method (cascaded, feature, encoder) on G_s's device; every draw from
+    one seeded rng. Returns the state to save and its meta."""
+    dev = g_s.w_avg.device
+    lr = schedule.lr
     rng = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)  # nothing should draw from it; a stray draw stays reproducible
-    inversion = load_checkpoint(inversion_path, INVERSION_KIND)
     inv = inversion["state_dict"]
     w_u = inv["w_u"].to(dev)
-    g_s = load_generator(generator_path, dev)
     options = method.options
     meta: dict[str, Any] = {"method": method.name, "kind": method.kind, "seed": seed, "lr": lr}
     state = None
@@ -189,7 +186,7 @@ def run_comparison(
         g_u, history, w_target = unlearn_cascaded(
             g_s,
             w_u,
-            load_lpips(lpips_net, lpips_random).to(dev),
+            lpips,
             load_embedder(loss_identity_path, dev),
             options,
             lr,
@@ -224,18 +221,16 @@ def run_comparison(
     else:
         raise ValueError(f"unknown method kind {method.kind!r}")
     meta.update(history=history, target_latent=w_target.detach().cpu())
-    save_checkpoint(out, UNLEARNED_KIND, {**g_u.trainable_state_dict(), **(state or {})}, meta=meta)
+    return {**g_u.trainable_state_dict(), **(state or {})}, meta
 
 
-def load_unlearned(
-    generator_path: str, unlearned_path: str, device: Device = "cpu"
-) -> GeneratorAdapter:
-    """G_u = the pretrained file with the unlearned trainable parameters put back, on
-    `device`."""
-    g_u = load_generator(generator_path, device)
+def load_unlearned(g_s: GeneratorAdapter, unlearned_path: str) -> GeneratorAdapter:
+    """G_u = a copy of the loaded G_s with the unlearned trainable parameters put back
+    (the pretrained file is not read again: for EG3D that is a verified pickle)."""
+    g_u = copy.deepcopy(g_s)
     state = load_checkpoint(unlearned_path, UNLEARNED_KIND)["state_dict"]
     g_u.load_trainable_state_dict(
-        {k: v for k, v in state.items() if not k.startswith(ENCODER_PREFIX)}
+        {k: v.to(g_s.w_avg.device) for k, v in state.items() if not k.startswith(ENCODER_PREFIX)}
     )
     return g_u
 

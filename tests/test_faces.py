@@ -126,10 +126,14 @@ def test_align_box_crops_the_mtcnn_box(detector, astronaut, astronaut_face):
 
 def test_eg3d_box_of_a_projected_mean_face():
     """Landmarks that are the mean face seen head-on at scale 150 around (256, 212) (y down):
-    EG3D scales by 300 / 150 and keeps 700 px, so the box is 350 px wide around that point."""
+    EG3D scales by 300 / 150 and keeps 700 px, so the box is 350 px wide around that point.
+    The reference truncates the scaled photo's size to an integer: a scale a hair under 2
+    (the last bits of lstsq depend on the BLAS build) makes it 1023 px, 700 * 512 / 1023 =
+    350.34 px, so the width is checked to that rounding, not to the last bit."""
     points = MEAN_FACE_LANDMARKS_3D[:, :2] * [150, -150] + [256, 512 - 1 - 300]
     left, top, right, bottom = eg3d_box(points, 512, 512)
-    assert right - left == pytest.approx(350) and bottom - top == pytest.approx(350)
+    assert right - left == pytest.approx(350, abs=0.5)
+    assert bottom - top == pytest.approx(350, abs=0.5)
     assert (left + right) / 2 == pytest.approx(256, abs=1)
     assert (top + bottom) / 2 == pytest.approx(512 - 300, abs=1)
 

@@ -2,7 +2,7 @@
 
 import click
 
-from idunlearn.attacks import AttackConfig, run_attack
+from idunlearn.attacks import AttackConfig, AttackJob, run_attack
 from idunlearn.cli import device_option, seed_option, step, threads_option
 from idunlearn.inversion import InversionConfig
 
@@ -37,6 +37,9 @@ def parse_ks(ctx, param, value):
 @click.option("--identity", required=True)
 @click.option("--method", required=True)
 @click.option(
+    "--settings", required=True, help="the method's resolved settings (methods.settings_json)"
+)
+@click.option(
     "--inversion-method",
     type=click.Choice(["encoder", "optimisation"]),
     default="optimisation",
@@ -70,6 +73,7 @@ def main(
     scenario,
     identity,
     method,
+    settings,
     inversion_method,
     inversion_lr,
     lpips_weight,
@@ -87,24 +91,32 @@ def main(
 ):
     """ID after each attack (evaluation network, Table 1's formula) as one JSON record."""
     run_attack(
-        generator,
-        unlearned,
-        inversion,
-        encoder,
-        loss_identity,
-        eval_identity,
-        scenario,
-        identity,
-        method,
-        InversionConfig(inversion_method, reinvert_steps, inversion_lr, lpips_weight),
-        AttackConfig(
-            reinvert_steps, search_radius, search_steps, search_step_size, relearn_ks, relearn_lr
-        ),
-        lpips_net,
-        lpips_random,
-        seed,
-        out,
-        device,
+        AttackJob(
+            generator=generator,
+            unlearned=unlearned,
+            method=method,
+            settings=settings,
+            inversion_file=inversion,
+            encoder=encoder,
+            loss_identity=loss_identity,
+            eval_identity=eval_identity,
+            scenario=scenario,
+            identity=identity,
+            inversion=InversionConfig(inversion_method, reinvert_steps, inversion_lr, lpips_weight),
+            config=AttackConfig(
+                reinvert_steps,
+                search_radius,
+                search_steps,
+                search_step_size,
+                relearn_ks,
+                relearn_lr,
+            ),
+            out=out,
+            seed=seed,
+            lpips_net=lpips_net,
+            lpips_random=lpips_random,
+            device=device,
+        )
     )
 
 

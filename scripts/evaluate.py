@@ -3,7 +3,7 @@
 import click
 
 from idunlearn.cli import device_option, step, threads_option
-from idunlearn.evaluation import run_evaluate
+from idunlearn.evaluation import EvaluateJob, run_evaluate
 
 
 @click.command()
@@ -37,6 +37,9 @@ from idunlearn.evaluation import run_evaluate
 @click.option("--scenario", required=True)
 @click.option("--identity", required=True)
 @click.option("--method", required=True)
+@click.option(
+    "--settings", required=True, help="the method's resolved settings (methods.settings_json)"
+)
 @click.option("--out-json", type=click.Path(dir_okay=False), required=True)
 @click.option("--out-png", type=click.Path(dir_okay=False), required=True)
 @device_option
@@ -56,26 +59,31 @@ def main(
     scenario,
     identity,
     method,
+    settings,
     out_json,
     out_png,
     device,
 ):
     """One JSON record per (scenario, identity, method)."""
     run_evaluate(
-        generator,
-        unlearned,
-        inversion,
-        target,
-        eval_identity,
-        features,
-        reference,
-        batch_size,
-        out_json,
-        out_png,
-        {"scenario": scenario, "identity": identity, "method": method},
-        encoder_path=encoder,
-        second_identity_path=second_identity,
-        device=device,
+        EvaluateJob(
+            generator=generator,
+            unlearned=unlearned,
+            method=method,
+            settings=settings,
+            inversion=inversion,
+            target=target,
+            eval_identity=eval_identity,
+            features=features,
+            reference=reference,
+            out_json=out_json,
+            out_png=out_png,
+            labels={"scenario": scenario, "identity": identity, "method": method},
+            batch=batch_size,
+            encoder=encoder,
+            second_identity=second_identity,
+            device=device,
+        )
     )
 
 

@@ -1,31 +1,32 @@
 """Unlearn one identity from the generator with one named method."""
 
-import json
-
 import click
 
 from idunlearn.cli import seed_option, step, threads_option
-from idunlearn.unlearning import UnlearnSchedule, run_unlearn
+from idunlearn.methods.base import Files
+from idunlearn.system import UnlearnJob, run_unlearn
+
+FILE = click.Path(dir_okay=False)
 
 
 @click.command()
-@click.option("--generator", type=click.Path(dir_okay=False), required=True, help="G_s checkpoint")
-@click.option("--inversion", type=click.Path(dir_okay=False), required=True, help="w_u file")
-@click.option("--target", type=click.Path(dir_okay=False), required=True, help="w_t file")
+@click.option("--generator", type=FILE, required=True, help="G_s checkpoint")
+@click.option("--inversion", type=FILE, required=True, help="w_u file")
+@click.option("--target", type=FILE, default=None, help="w_t file (the GUIDE objective's kinds)")
 @click.option(
     "--loss-identity",
-    type=click.Path(dir_okay=False),
-    required=True,
+    type=FILE,
+    default=None,
     help="identity network used by the ID loss (never the evaluation one)",
 )
-@click.option("--method", required=True, help="a method name of the config (or an ablation)")
+@click.option("--method", required=True, help="the method's name (labels the file)")
 @click.option(
-    "--methods-json",
-    required=True,
-    help='JSON with the config keys "methods", "loss" and "ablations"',
+    "--settings", required=True, help="the method's resolved settings (methods.settings_json)"
 )
 @click.option("--steps", type=click.IntRange(min=1), default=1000, show_default=True)
-@click.option("--lr", type=float, default=1e-4, show_default=True)
+@click.option(
+    "--lr", type=float, default=1e-4, show_default=True, help="unless the method sets one"
+)
 @click.option("--lpips-net", type=click.Choice(["alex", "vgg", "squeeze"]), default="alex")
 @click.option("--lpips-random/--lpips-pretrained", default=True, show_default=True)
 @click.option(
@@ -33,23 +34,23 @@ from idunlearn.unlearning import UnlearnSchedule, run_unlearn
 )
 @click.option(
     "--dataset",
-    type=click.Path(dir_okay=False),
+    type=FILE,
     default=None,
     help="world dataset: retain images (cascaded few_shot, encoder methods only)",
 )
 @click.option(
     "--identities",
-    type=click.Path(dir_okay=False),
+    type=FILE,
     default=None,
     help="identity table: which images are the forgotten person's (with --dataset)",
 )
 @click.option(
     "--encoder",
-    type=click.Path(dir_okay=False),
+    type=FILE,
     default=None,
     help="inversion encoder file (encoder method only: the network it unlearns)",
 )
-@click.option("--out", type=click.Path(dir_okay=False), required=True)
+@click.option("--out", type=FILE, required=True)
 @seed_option
 @threads_option
 @step
@@ -59,7 +60,7 @@ def main(
     target,
     loss_identity,
     method,
-    methods_json,
+    settings,
     steps,
     lr,
     lpips_net,
@@ -71,24 +72,23 @@ def main(
     out,
     seed,
 ):
-    """Fine-tune the synthesis backbone so that w_u renders its target (or, for the
-    encoder method, the inversion encoder); save the trained parameters only."""
+    """Unlearn with the method's module (GUIDE and the adapter: the GUIDE objective; the
+    comparison methods: their own); save what it trained only."""
     run_unlearn(
-        generator,
-        inversion,
-        target,
-        loss_identity,
-        method,
-        json.loads(methods_json),
-        UnlearnSchedule(steps, lr),
-        lpips_net,
-        lpips_random,
-        device,
-        seed,
-        out,
-        dataset_path=dataset,
-        identities_path=identities,
-        encoder_path=encoder,
+        UnlearnJob(
+            generator=generator,
+            inversion=inversion,
+            method=method,
+            settings=settings,
+            out=out,
+            seed=seed,
+            steps=steps,
+            lr=lr,
+            lpips_net=lpips_net,
+            lpips_random=lpips_random,
+            device=device,
+            files=Files(target, loss_identity, dataset, identities, encoder),
+        )
     )
 
 

@@ -33,20 +33,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from idunlearn import unlearning
-from idunlearn.backend import (
-    load_embedder,
-    load_generator,
-    load_inversion_encoder,
-    load_lpips,
-    resolve_device,
-)
-from idunlearn.checkpoints import load_checkpoint
+from idunlearn.backend import load_embedder, load_inversion_encoder, load_lpips
 from idunlearn.generators.base import GeneratorAdapter
-from idunlearn.inversion import INVERSION_KIND, Encoder, InversionConfig, optimise_latents
+from idunlearn.inversion import Encoder, InversionConfig, optimise_latents
 from idunlearn.io import write_json
 from idunlearn.losses import Embedder, Perceptual
 from idunlearn.metrics import identity_similarity
+from idunlearn.system import load_inversion, load_system
 
 Scores = dict[str, float]
 
@@ -292,24 +285,32 @@ def relearn_encoder(
 # --- one job ------------------------------------------------------------------------------
 
 
-def attack_all(
-    g_s: GeneratorAdapter,
-    g_u: GeneratorAdapter,  # the unlearned generator (G_s itself for an encoder method)
-    w_system: torch.Tensor,  # [num_ws, w_dim]: the latent the system gives the source
-    reference: Reference,
-    source: torch.Tensor,  # [3, H, W]
-    others: tuple[torch.Tensor, torch.Tensor],  # other images [K, 3, H, W], cameras [K, c]
-    w_others: torch.Tensor,  # [K, num_ws, w_dim]: their latents before unlearning
-    encoder: Encoder,  # the (pre-unlearning) inversion encoder the attacker has
-    encoder_u: Encoder | None,  # the unlearned encoder of an encoder method, else None
-    embed_loss: Embedder,
-    lpips: Perceptual,
-    kinds: Sequence[str],
-    inversion: InversionConfig,
-    config: AttackConfig,
-    seed: int,
-) -> dict[str, float]:
+@dataclass(frozen=True)
+class AttackCase:
+    """One (identity, method): the system attacked, what the attacker has, the budgets."""
+
+    g_s: GeneratorAdapter
+    g_u: GeneratorAdapter  # the unlearned generator (G_s itself for an encoder method)
+    w_system: torch.Tensor  # [num_ws, w_dim]: the latent the system gives the source
+    reference: Reference
+    source: torch.Tensor  # [3, H, W]
+    others: tuple[torch.Tensor, torch.Tensor]  # other images [K, 3, H, W], cameras [K, c]
+    w_others: torch.Tensor  # [K, num_ws, w_dim]: their latents before unlearning
+    encoder: Encoder  # the (pre-unlearning) inversion encoder the attacker has
+    encoder_u: Encoder | None  # the unlearned encoder of an encoder method, else None
+    embed_loss: Embedder
+    lpips: Perceptual
+    kinds: Sequence[str]
+    inversion: InversionConfig
+    config: AttackConfig
+    seed: int
+
+
+def attack_all(case: AttackCase) -> dict[str, float]:
     """Every attack on one (identity, method); flat keys `{id,id_others,src}_{attack}`."""
+    g_s, g_u, w_system, reference = case.g_s, case.g_u, case.w_system, case.reference
+    source, others, w_others, encoder_u = case.source, case.others, case.w_others, case.encoder_u
+    lpips, inversion, config, seed = case.lpips, case.inversion, case.config, case.seed
     result: dict[str, float] = {}
     seconds: dict[str, float] = {}
     unattacked = reference.score(g_u, w_system)
@@ -320,12 +321,12 @@ def attack_all(
     cameras = torch.cat([reference.camera, others[1]])
     reinv = reinvert(
         g_u,
-        encoder,
+        case.encoder,
         images,
         cameras,
         lpips,
         replace(inversion, steps=config.reinvert_steps),
-        kinds,
+        case.kinds,
         seed,
     )
     for kind, ws in reinv.items():
@@ -342,8 +343,8 @@ def attack_all(
 
     start = time.perf_counter()
     with torch.no_grad():
-        photo_loss = embed_loss(source[None])
-    objective = similarity_objective(g_u, reference.camera, embed_loss, photo_loss)
+        photo_loss = case.embed_loss(source[None])
+    objective = similarity_objective(g_u, reference.camera, case.embed_loss, photo_loss)
     search = latent_search(
         objective, w_system, config.search_radius, config.search_steps, config.search_step_size
     )
@@ -388,61 +389,66 @@ def attack_all(
     return result
 
 
-def run_attack(
-    generator_path: str,
-    unlearned_path: str,
-    inversion_path: str,
-    encoder_path: str,
-    loss_identity_path: str,
-    eval_identity_path: str,
-    scenario: str,
-    identity: str,
-    method: str,
-    inversion: InversionConfig,  # the system's inversion (its method decides the attacks)
-    config: AttackConfig,
-    lpips_net: str,
-    lpips_random: bool,
-    seed: int,
-    out: str,
-    device: str = "cpu",
-) -> None:
+@dataclass(frozen=True)
+class AttackJob:
+    """One attack job: the unlearned file of a method (name and settings_json) on one
+    identity, with the system's inversion (its method decides the re-inversions)."""
+
+    generator: str
+    unlearned: str
+    method: str
+    settings: str  # methods.settings_json of the method
+    inversion_file: str
+    encoder: str  # the inversion encoder the attacker has
+    loss_identity: str
+    eval_identity: str
+    scenario: str
+    identity: str
+    inversion: InversionConfig
+    config: AttackConfig
+    out: str
+    seed: int
+    lpips_net: str = "alex"
+    lpips_random: bool = True
+    device: str = "cpu"
+
+
+def run_attack(job: AttackJob) -> None:
     """Every attack on one (scenario, identity, method), as one JSON record; the networks
-    and the inversion's tensors on `device`."""
-    dev = resolve_device(device)
-    g_s = load_generator(generator_path, dev)
-    state = load_checkpoint(inversion_path, INVERSION_KIND)["state_dict"]
-    inv = {key: value.to(dev) for key, value in state.items()}
-    encoder = load_inversion_encoder(encoder_path, g_s, dev)
-    encoder_u = unlearning.load_unlearned_encoder(encoder_path, unlearned_path, g_s, dev)
+    and the inversion's tensors on `device`. Scored like the evaluation: against the
+    system before unlearning (`Unlearned.latents`)."""
+    loaded = load_system(
+        job.generator, job.unlearned, job.method, job.settings, job.encoder, job.device
+    )
+    g_s, g_u = loaded.system.g_s, loaded.system.g_u
+    dev = g_s.w_avg.device
+    inv = load_inversion(job.inversion_file, dev)
+    latents = loaded.latents(inv)
     source, camera = inv["source_image"], inv["source_camera"][None]
-    g_u = unlearning.load_unlearned(g_s, unlearned_path)  # encoder method: equal to G_s
-    if encoder_u is None:
-        w_system = inv["w_u"]
-    else:  # the system's latent is the unlearned encoder's
-        with torch.no_grad():
-            w_system = encoder_u(source[None])[0]
-    embed = load_embedder(eval_identity_path, dev)
+    embed = load_embedder(job.eval_identity, dev)
     with torch.no_grad():
         photo = embed(source[None])
-    reference = Reference(g_s, inv["w_u"], photo, camera, embed)
-    kinds = reinversion_kinds(inversion.method, scenario)
+    reference = Reference(g_s, latents.source_before, photo, camera, embed)
+    kinds = reinversion_kinds(job.inversion.method, job.scenario)
     result = attack_all(
-        g_s,
-        g_u,
-        w_system,
-        reference,
-        source,
-        (inv["other_images"], inv["other_cameras"]),
-        inv["w_others"],
-        encoder,
-        encoder_u,
-        load_embedder(loss_identity_path, dev),
-        load_lpips(lpips_net, lpips_random).to(dev),
-        kinds,
-        inversion,
-        config,
-        seed,
+        AttackCase(
+            g_s=g_s,
+            g_u=g_u,
+            w_system=latents.source_after,
+            reference=reference,
+            source=source,
+            others=(inv["other_images"], inv["other_cameras"]),
+            w_others=latents.others_before,
+            encoder=load_inversion_encoder(job.encoder, g_s, dev),
+            encoder_u=loaded.system.encoder_u,
+            embed_loss=load_embedder(job.loss_identity, dev),
+            lpips=load_lpips(job.lpips_net, job.lpips_random).to(dev),
+            kinds=kinds,
+            inversion=job.inversion,
+            config=job.config,
+            seed=job.seed,
+        )
     )
-    settings = {**asdict(config), "reinversion_kinds": kinds, "seed": seed}
-    labels = {"scenario": scenario, "identity": identity, "method": method}
-    write_json(out, {**labels, **result, "settings": settings})
+    settings = {**asdict(job.config), "reinversion_kinds": kinds, "seed": job.seed}
+    labels = {"scenario": job.scenario, "identity": job.identity, "method": job.method}
+    write_json(job.out, {**labels, **result, "settings": settings})

@@ -8,23 +8,17 @@ method, so `fid_reference` computes them once and every evaluation reuses them.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from idunlearn.backend import load_embedder, load_features, load_generator, resolve_device
-from idunlearn.checkpoints import load_checkpoint
 from idunlearn.generators.base import GeneratorAdapter
-from idunlearn.inversion import INVERSION_KIND
 from idunlearn.io import npz_keys, read_npz, write_json, write_npz
 from idunlearn.metrics import feature_statistics, frechet_distance, identity_similarity
+from idunlearn.system import load_inversion, load_system
 from idunlearn.targets import load_target
-from idunlearn.unlearning import (
-    load_unlearned,
-    load_unlearned_encoder,
-    system_latents,
-    unlearned_target,
-)
 from idunlearn.visual import save_strip
 from idunlearn.world.build import training_split
 
@@ -178,72 +172,79 @@ def run_fid_reference(
     write_npz(out, **stats)
 
 
-def run_evaluate(
-    generator_path: str,
-    unlearned_path: str,
-    inversion_path: str,
-    target_path: str,
-    eval_identity_path: str,
-    features_path: str,
-    reference_path: str,
-    batch: int,
-    out_json: str,
-    out_png: str,
-    labels: dict[str, str],
-    encoder_path: str | None = None,
-    second_identity_path: str | None = None,
-    device: str = "cpu",
-) -> None:
+@dataclass(frozen=True)
+class EvaluateJob:
+    """One evaluate job: the unlearned file of a method (name and settings_json) on one
+    identity, scored with the evaluation networks against the FID reference."""
+
+    generator: str
+    unlearned: str
+    method: str
+    settings: str  # methods.settings_json of the method
+    inversion: str
+    target: str  # w_t: the strip's target when the unlearned file holds none
+    eval_identity: str
+    features: str
+    reference: str
+    out_json: str
+    out_png: str
+    labels: dict[str, str]
+    batch: int = 100
+    encoder: str | None = None  # the inversion encoder (the encoder method's system)
+    second_identity: str | None = None
+    device: str = "cpu"
+
+
+def run_evaluate(job: EvaluateJob) -> None:
     """Metrics of one run as JSON, and a [source, target, before, after] strip as PNG.
 
-    A second, independent evaluation network (real setting: facenet beside CurricularFace)
-    adds `id_second` and `id_others_second`.
-
-    The strip's target is the latent the method trained w_u towards (GUIDE: w_t; the
-    comparison methods store theirs); `after` is G_u at the system's latent of the source.
+    ID compares the same system before and after unlearning (`Unlearned.latents`): G_s vs
+    G_u at the stored inversions for the methods that change the generator, G_s(E_s(x))
+    vs G_s(E_u(x)) for the encoder method. A second, independent evaluation network (real
+    setting: facenet beside CurricularFace) adds `id_second` and `id_others_second`.
+    The strip's target is the latent the method trained w_u towards (GUIDE: w_t).
     Every network and the inversion's tensors are on `device`.
     """
-    dev = resolve_device(device)
-    g_s = load_generator(generator_path, dev)
-    g_u = load_unlearned(g_s, unlearned_path)
-    state = load_checkpoint(inversion_path, INVERSION_KIND)["state_dict"]
-    inv = {key: value.to(dev) for key, value in state.items()}
-    w_t = unlearned_target(unlearned_path)
-    w_t = (load_target(target_path) if w_t is None else w_t).to(dev)
-    encoder = load_unlearned_encoder(encoder_path, unlearned_path, g_s, dev)
-    w_u_system, w_others_system = system_latents(inv, encoder)
+    loaded = load_system(
+        job.generator, job.unlearned, job.method, job.settings, job.encoder, job.device
+    )
+    g_s, g_u = loaded.system.g_s, loaded.system.g_u
+    dev = g_s.w_avg.device
+    inv = load_inversion(job.inversion, dev)
+    w_t = (load_target(job.target) if loaded.target is None else loaded.target).to(dev)
+    latents = loaded.latents(inv)
     metrics = evaluate(
         g_s,
         g_u,
-        inv["w_u"],
-        inv["w_others"],
+        latents.source_before,
+        latents.others_before,
         inv["source_image"],
         inv["source_camera"],
-        load_embedder(eval_identity_path, dev),
-        load_features(features_path, dev),
-        read_npz(reference_path),
-        batch,
-        w_u_system,
-        w_others_system,
+        load_embedder(job.eval_identity, dev),
+        load_features(job.features, dev),
+        read_npz(job.reference),
+        job.batch,
+        latents.source_after,
+        latents.others_after,
     )
-    if second_identity_path:
+    if job.second_identity:
         second = identity_metrics(
             g_s,
             g_u,
-            inv["w_u"],
-            inv["w_others"],
-            w_u_system,
-            w_others_system,
-            load_embedder(second_identity_path, dev),
+            latents.source_before,
+            latents.others_before,
+            latents.source_after,
+            latents.others_after,
+            load_embedder(job.second_identity, dev),
         )
         metrics |= {f"{key}_second": value for key, value in second.items()}
-    write_json(out_json, {**labels, **metrics})
+    write_json(job.out_json, {**job.labels, **metrics})
     frontal = g_s.frontal_camera(1)
     with torch.no_grad():
         images = [
             inv["source_image"],
             g_s.synthesis(w_t[None], frontal)["image"][0],
-            g_s.synthesis(inv["w_u"][None], frontal)["image"][0],
-            g_u.synthesis(w_u_system[None], frontal)["image"][0],
+            g_s.synthesis(latents.source_before[None], frontal)["image"][0],
+            g_u.synthesis(latents.source_after[None], frontal)["image"][0],
         ]
-    save_strip(out_png, [image.cpu() for image in images])
+    save_strip(job.out_png, [image.cpu() for image in images])

@@ -19,6 +19,7 @@ rule attack:
         gpu=config["resources"]["gpu"],
     params:
         script=script_path("attack"),
+        settings=method_settings,
         lpips=LPIPS_FLAGS,
         attacks=get_attack_flags,
         seed=lambda wc: seed_for("attack", wc.scenario, wc.identity, wc.method),
@@ -29,5 +30,6 @@ rule attack:
         " --encoder {input.encoder} --loss-identity {input.loss_identity}"
         " --eval-identity {input.eval_identity} --scenario {wildcards.scenario}"
         " --identity {wildcards.identity} --method {wildcards.method}"
+        " --settings {params.settings}"
         " {params.attacks} {params.lpips} --out {output} --seed {params.seed}"
         " {params.device} --threads {threads} > {log} 2>&1"

@@ -7,7 +7,7 @@ from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 from idunlearn.identities import SCENARIOS, identity_names
-from idunlearn.methods import all_methods, canonical_names
+from idunlearn.methods import all_methods, canonical_names, settings_json
 from idunlearn.seeding import derive_seed
 
 validate(config, "../schemas/config.schema.yaml")
@@ -34,10 +34,12 @@ LPIPS_FLAGS = "--lpips-net {} {}".format(
     config["lpips"]["net"],
     "--lpips-random" if config["lpips"]["random_backbone"] else "--lpips-pretrained",
 )
-METHODS_JSON = json.dumps(
-    {key: config.get(key, {}) for key in ("methods", "loss", "ablations")},
-    sort_keys=True,
-)
+
+
+def method_settings(wildcards):
+    """The job's method's own resolved settings, canonical JSON quoted for the shell: a
+    change to one method reruns only that method's jobs."""
+    return shlex.quote(settings_json(config, wildcards.method))
 
 
 wildcard_constraints:

@@ -51,6 +51,7 @@ rule evaluate:
         gpu=config["resources"]["gpu"],
     params:
         script=script_path("evaluate"),
+        settings=method_settings,
         batch=config["evaluation"]["batch_size"],
         extra=lambda wc, input: file_flags(input, ("encoder", "second_identity")),
         device=DEVICE_FLAG,
@@ -61,5 +62,5 @@ rule evaluate:
         " --eval-identity {input.eval_identity} --features {input.features}"
         " --reference {input.reference} --batch-size {params.batch}"
         " --scenario {wildcards.scenario} --identity {wildcards.identity}"
-        " --method {wildcards.method} --out-json {output.json} --out-png {output.png}"
+        " --method {wildcards.method} --settings {params.settings} --out-json {output.json} --out-png {output.png}"
         " {params.extra} {params.device} --threads {threads} > {log} 2>&1"

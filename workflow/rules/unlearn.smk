@@ -19,16 +19,16 @@ rule unlearn:
         gpu=config["resources"]["gpu"],
     params:
         script=script_path("unlearn"),
+        settings=method_settings,
         lpips=LPIPS_FLAGS,
         u=config["unlearn"],
         device=DEVICE_FLAG,
-        methods=f"'{METHODS_JSON}'",
         seed=lambda wc: seed_for("unlearn", wc.scenario, wc.identity, wc.method),
         extra=lambda wc, input: file_flags(input, ("dataset", "identities", "encoder")),
     shell:
         "python {params.script} --generator {input.generator}"
         " --inversion {input.inversion} --target {input.target}"
         " --loss-identity {input.loss_identity} --method {wildcards.method}"
-        " --methods-json {params.methods} --steps {params.u[steps]} --lr {params.u[lr]}"
+        " --settings {params.settings} --steps {params.u[steps]} --lr {params.u[lr]}"
         " {params.lpips} {params.device} --out {output} --seed {params.seed}"
         " {params.extra} --threads {threads} > {log} 2>&1"

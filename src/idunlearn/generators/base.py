@@ -57,6 +57,12 @@ class GeneratorAdapter(nn.Module, abc.ABC):
     def frontal_camera(self, n: int) -> torch.Tensor:
         """The camera that conditions mapping and frames source images, repeated n times."""
 
+    def adapter_stages(self) -> dict[str, tuple[nn.Module, int]]:
+        """Name -> (module, channels) of the synthesis resolution stages after which the
+        adapter method may insert residual adapters (a forward hook refines the module's
+        output: a feature map, or the first item of a tuple)."""
+        raise NotImplementedError(f"{type(self).__name__} has no adapter stages")
+
     def trainable_parameters(self) -> list[nn.Parameter]:
         wanted = set(self.trainable_names())
         return [p for name, p in self.named_parameters() if name in wanted]

@@ -165,6 +165,18 @@ class EG3DAdapter(GeneratorAdapter):
     def trainable_names(self) -> list[str]:
         return [name for name, _ in self.named_parameters() if TRAINED_PREFIX in name]
 
+    def adapter_stages(self) -> dict[str, tuple[nn.Module, int]]:
+        """After each synthesis block of `backbone.synthesis` (StyleGAN2's b4 ... b256) but the
+        last, whose feature output nothing reads, and after the network itself (its output,
+        the tri-planes)."""
+        synthesis = self.G.backbone.synthesis
+        blocks = [getattr(synthesis, f"b{res}") for res in synthesis.block_resolutions]
+        stages = {
+            f"b{res}": (block, int(block.out_channels))
+            for res, block in zip(synthesis.block_resolutions[:-1], blocks[:-1], strict=True)
+        }
+        return {**stages, "planes": (synthesis, int(synthesis.img_channels))}
+
     def sample_train_cameras(self, n: int, generator: torch.Generator) -> torch.Tensor:
         """yaw = pi/2 + U(-pi/12, pi/12) from `generator` alone, pitch pi/2 - 0.2."""
         noise = (2 * torch.rand(n, generator=generator, dtype=torch.float64) - 1) * YAW_RANGE

@@ -144,6 +144,10 @@ class SyntheticGenerator(GeneratorAdapter):
     def trainable_names(self) -> list[str]:
         return [n for n, _ in self.named_parameters() if n.startswith(("project", "backbone."))]
 
+    def adapter_stages(self) -> dict[str, tuple[nn.Module, int]]:
+        """After each backbone conv (16, 32 and 32 px; the last one's map is the features)."""
+        return {f"conv{i}": (conv, conv.bias.numel()) for i, conv in enumerate(self.backbone)}
+
     def sample_train_cameras(self, n: int, generator: torch.Generator) -> torch.Tensor:
         u = torch.rand(n, 1, generator=generator)
         return (2 * u - 1) * YAW_TRAIN_RANGE

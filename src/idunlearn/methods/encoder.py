@@ -21,7 +21,20 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from idunlearn.backend import as_inversion_encoder, load_encoder_network
+from idunlearn.generators.base import GeneratorAdapter
+from idunlearn.io import ArtefactError
 from idunlearn.loop import progress, take_step
+from idunlearn.methods.base import (
+    ENCODER,
+    RETAIN_IMAGES,
+    Context,
+    Encoder,
+    Latents,
+    Result,
+    System,
+    comparison_rng,
+)
 
 Codes = Callable[[torch.Tensor], torch.Tensor]
 
@@ -37,8 +50,8 @@ class EncoderConfig:
             raise ValueError("retain_size and batch_size must be >= 1, forget_weight >= 0")
 
     @property
-    def needs_retain_images(self) -> bool:
-        return True
+    def needs(self) -> frozenset[str]:
+        return frozenset({RETAIN_IMAGES, ENCODER})
 
 
 def gaussian_like(images: torch.Tensor, rng: torch.Generator) -> torch.Tensor:
@@ -105,3 +118,66 @@ def unlearn_encoder(
         with torch.no_grad():
             first_target = e_s(gaussian_like(forget_images, rng), w_avg)[0]
     return e_u, history, first_target
+
+
+KIND = "encoder"
+Options = EncoderConfig
+PREFIX = "encoder."  # the saved state holds the unlearned encoder's, keys prefixed
+
+
+def unlearn(context: Context) -> Result:
+    """E_u from the source image and a seeded retain sample; the generator is not saved."""
+    config = context.method.options
+    rng = comparison_rng(context.seed)
+    retain = context.retain(config.retain_size, rng)
+    dev = context.device
+    e_u, history, w_target = unlearn_encoder(
+        context.encoder_network(),
+        context.g_s.w_avg.detach(),
+        context.inversion["state_dict"]["source_image"][None].to(dev),
+        retain["images"].to(dev),
+        config,
+        context.schedule.steps,
+        context.schedule.lr,
+        rng,
+    )
+    state = {f"{PREFIX}{k}": v for k, v in e_u.state_dict().items()}
+    return Result(state, {"steps": context.schedule.steps, "history": history}, w_target)
+
+
+def system(
+    g_s: GeneratorAdapter,
+    state: dict[str, torch.Tensor],
+    options: EncoderConfig,
+    encoder_path: str | None,
+    device: torch.device,
+) -> System:
+    """G_u = G_s; the system's inverter before (E_s, the encoder file) and after (E_u)."""
+    if encoder_path is None:
+        raise ArtefactError("an encoder method's system needs the inversion encoder file")
+    e_s = load_encoder_network(encoder_path, device)
+    e_u = copy.deepcopy(e_s)
+    encoder_state = {k[len(PREFIX) :]: v.to(device) for k, v in state.items()}
+    try:
+        e_u.load_state_dict(encoder_state, strict=True)
+    except RuntimeError as err:
+        raise ArtefactError(f"the unlearned encoder does not fit {encoder_path}") from err
+    e_u.eval().requires_grad_(False)
+    return System(g_s, g_s, as_inversion_encoder(e_s, g_s), as_inversion_encoder(e_u, g_s))
+
+
+@torch.no_grad()
+def encoded(inversion: dict[str, torch.Tensor], encoder: Encoder) -> tuple[torch.Tensor, ...]:
+    """The encoder's latents of the source image and of the other images (Random: the
+    source is G_s(w_u), frontal; no other images)."""
+    source = encoder(inversion["source_image"][None])[0]
+    if len(inversion["w_others"]) == 0:
+        return source, inversion["w_others"]
+    if "other_images" not in inversion:
+        raise ArtefactError("the inversion file has no other_images: re-run its invert job")
+    return source, encoder(inversion["other_images"])
+
+
+def latents(system: System, inversion: dict[str, torch.Tensor]) -> Latents:
+    """The same system before and after: G_s(E_s(x)) against G_s(E_u(x))."""
+    return Latents(*encoded(inversion, system.encoder_s), *encoded(inversion, system.encoder_u))

@@ -26,6 +26,14 @@ import torch.nn.functional as F
 
 from idunlearn.generators.base import GeneratorAdapter
 from idunlearn.loop import progress, take_step, trainable_copy
+from idunlearn.methods.base import (
+    LOSS_IDENTITY,
+    Context,
+    Result,
+    comparison_rng,
+    generator_system,
+    stored_latents,
+)
 
 Embedder = Callable[[torch.Tensor], torch.Tensor]
 # Wang et al. 2003, the five scales' exponents; fewer scales use the first ones, renormalised.
@@ -50,6 +58,10 @@ class FeatureConfig:
             raise ValueError("num_positive must be >= 0 and num_negative >= 1")
         if not 1 <= self.ms_ssim_scales <= len(MS_SSIM_WEIGHTS):
             raise ValueError(f"ms_ssim_scales must be in 1..{len(MS_SSIM_WEIGHTS)}")
+
+    @property
+    def needs(self) -> frozenset[str]:
+        return frozenset({LOSS_IDENTITY})
 
 
 # --- MS-SSIM ------------------------------------------------------------------------------
@@ -240,3 +252,26 @@ def unlearn_feature(
     g_u.requires_grad_(False)
     w_target = translate(w_u[None], e, t)[0][0]
     return g_u, history, w_target, info
+
+
+KIND = "feature"
+Options = FeatureConfig
+
+
+def unlearn(context: Context) -> Result:
+    steps = context.schedule.steps
+    g_u, history, w_target, info = unlearn_feature(
+        context.g_s,
+        context.w_u,
+        context.loss_identity(),
+        context.method.options,
+        steps,
+        context.schedule.lr,
+        comparison_rng(context.seed),
+    )
+    meta = {"steps": steps, "direction": info, "history": history}
+    return Result(g_u.trainable_state_dict(), meta, w_target)
+
+
+system = generator_system
+latents = stored_latents

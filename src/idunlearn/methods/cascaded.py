@@ -34,6 +34,15 @@ import torch.nn.functional as F
 
 from idunlearn.generators.base import GeneratorAdapter
 from idunlearn.loop import progress, take_step, trainable_copy
+from idunlearn.methods.base import (
+    LOSS_IDENTITY,
+    RETAIN_IMAGES,
+    Context,
+    Result,
+    comparison_rng,
+    generator_system,
+    stored_latents,
+)
 
 Embedder = Callable[[torch.Tensor], torch.Tensor]
 Perceptual = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -66,6 +75,10 @@ class CascadedConfig:
     @property
     def needs_retain_images(self) -> bool:
         return self.phase == "few_shot"
+
+    @property
+    def needs(self) -> frozenset[str]:
+        return frozenset({LOSS_IDENTITY, *([RETAIN_IMAGES] if self.needs_retain_images else [])})
 
 
 def truncation_substitute(w_u: torch.Tensor, w_avg: torch.Tensor, psi: float) -> torch.Tensor:
@@ -168,3 +181,30 @@ def unlearn_cascaded(
         history.append({**record, "phase": 0.0 if step < config.unlearn_steps else 1.0})
     g_u.requires_grad_(False)
     return g_u, history, w_sub
+
+
+KIND = "cascaded"
+Options = CascadedConfig
+
+
+def unlearn(context: Context) -> Result:
+    """The substitute, the retain sample and the training draws from one seeded rng."""
+    config = context.method.options
+    rng = comparison_rng(context.seed)
+    retain = context.retain(config.retain_size, rng) if config.needs_retain_images else None
+    g_u, history, w_target = unlearn_cascaded(
+        context.g_s,
+        context.w_u,
+        context.lpips,
+        context.loss_identity(),
+        config,
+        context.schedule.lr,
+        rng,
+        retain,
+    )
+    meta = {"steps": config.unlearn_steps + config.learn_steps, "history": history}
+    return Result(g_u.trainable_state_dict(), meta, w_target)
+
+
+system = generator_system
+latents = stored_latents

@@ -1,0 +1,126 @@
+"""Named unlearning methods: the registry of kinds, the config's `methods` and the ablations.
+
+Each kind is one module of this package (see `base` for what a module provides); the
+registry `KINDS` maps a kind to its module, and everything that differs between kinds
+(options, files read, the unlearning itself, how its system is rebuilt and scored) is
+asked of that module. The ablation grids of the paper's Tables 3-4 and Figure 9 expand
+to generated GUIDE names (`alpha15`, `local_global`, `d-15`), so a rule's `{method}`
+wildcard names everything that can be run.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, fields
+from types import ModuleType
+from typing import Any
+
+from idunlearn.methods import adapter, cascaded, encoder, feature, guide
+from idunlearn.methods.base import Method
+
+KINDS: dict[str, ModuleType] = {m.KIND: m for m in (guide, cascaded, feature, encoder, adapter)}
+COMMON_KEYS = ("kind", "lr")
+
+__all__ = ["KINDS", "Method", "all_methods", "canonical_names", "get_method", "settings_json"]
+
+
+def module(kind: str) -> ModuleType:
+    """The module of a kind; an unknown kind names the known ones."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown kind {kind!r} (expected {', '.join(KINDS)})")
+    return KINDS[kind]
+
+
+def kind_keys(kind: str) -> tuple[str, ...]:
+    """The config keys an entry of `kind` may have besides `kind` and `lr`."""
+    mod = module(kind)
+    return getattr(mod, "KEYS", tuple(f.name for f in fields(mod.Options)))
+
+
+def _format(value: float) -> str:
+    return f"{value:g}"
+
+
+def ablation_methods(ablations: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The paper's ablations as method entries (Tables 3-4 use w_t = w_avg; Figure 9 L_local)."""
+    methods: dict[str, dict[str, Any]] = {}
+    for alpha in ablations.get("alpha_max", []):
+        methods[f"alpha{_format(alpha)}"] = {
+            "target": "average",
+            "adj_weight": 1.0 if alpha > 0 else 0.0,
+            "alpha_max": alpha,
+        }
+    if ablations.get("global", False):
+        methods["local"] = {"target": "average"}
+        methods["local_global"] = {"target": "average", "global_weight": 1.0}
+    for d in ablations.get("d", []):
+        methods[f"d{_format(d)}"] = {"target": "ufo", "d": d}
+    return methods
+
+
+def parse_method(name: str, entry: dict[str, Any], shared: dict[str, Any]) -> Method:
+    """A config entry as a Method; a key its kind does not use is an error naming the key
+    and the kind (the schema says the same for configs the workflow reads)."""
+    kind = entry.get("kind", guide.KIND)
+    try:
+        mod = module(kind)
+    except ValueError as err:
+        raise ValueError(f"method {name!r}: {err}") from None
+    unknown = sorted(set(entry) - set(COMMON_KEYS) - set(kind_keys(kind)))
+    if unknown:
+        raise ValueError(f"method {name!r} of kind {kind}: unknown key(s) {', '.join(unknown)}")
+    settings = {k: v for k, v in entry.items() if k not in COMMON_KEYS}
+    options = mod.options(settings, shared) if hasattr(mod, "options") else mod.Options(**settings)
+    lr = entry.get("lr")
+    return Method(name, kind, options, None if lr is None else float(lr))
+
+
+def all_methods(config: dict[str, Any]) -> dict[str, Method]:
+    """Every runnable method, by name; the config's `loss` block sets shared defaults."""
+    shared = config.get("loss", {})
+    entries = {**ablation_methods(config.get("ablations", {})), **config["methods"]}
+    return {name: parse_method(name, entry, shared) for name, entry in entries.items()}
+
+
+def get_method(config: dict[str, Any], name: str) -> Method:
+    methods = all_methods(config)
+    if name not in methods:
+        raise KeyError(f"method {name!r} is not configured (known: {', '.join(sorted(methods))})")
+    return methods[name]
+
+
+def canonical_names(config: dict[str, Any]) -> dict[str, str]:
+    """Each method name -> the first configured name that runs the same job.
+
+    Ablation rows that coincide with a Table 1 method (alpha_max = 0, L_local
+    alone and d = 0 are all the baseline; d = 30 is `extrapolated`) are run once.
+    The kind is part of the key, so methods of different kinds never alias.
+    """
+    seen: dict[tuple, str] = {}
+    canonical = {}
+    methods = all_methods(config)
+    ordered = list(config["methods"]) + [n for n in methods if n not in config["methods"]]
+    for name in ordered:
+        method = methods[name]
+        key = (method.kind, method.lr, getattr(method.options, "job_key", method.options))
+        canonical[name] = seen.setdefault(key, name)
+    return canonical
+
+
+def method_entry(method: Method) -> dict[str, Any]:
+    """A config entry, every key resolved, that `parse_method` reads back to `method`."""
+    mod = module(method.kind)
+    settings = mod.entry(method.options) if hasattr(mod, "entry") else asdict(method.options)
+    lr = {} if method.lr is None else {"lr": method.lr}
+    return {"kind": method.kind, **lr, **settings}
+
+
+def settings_json(config: dict[str, Any], name: str) -> str:
+    """One method's resolved settings as canonical JSON (sorted keys): what its jobs'
+    outputs depend on, so a job reruns only when its own method changes."""
+    return json.dumps(method_entry(get_method(config, name)), sort_keys=True)
+
+
+def method_from_settings(name: str, settings: str) -> Method:
+    """The Method that `settings_json` described."""
+    return parse_method(name, json.loads(settings), {})

@@ -4,24 +4,28 @@ import copy
 
 import pytest
 import torch
+from tinyworld import build_world
 
-from idunlearn.backend import load_generator
-from idunlearn.checkpoints import save_checkpoint, save_module
-from idunlearn.comparisons.cascaded import (
+from idunlearn.checkpoints import load_checkpoint, save_module
+from idunlearn.generators.synthetic import SyntheticGenerator
+from idunlearn.io import ArtefactError
+from idunlearn.methods import encoder as enc
+from idunlearn.methods import settings_json
+from idunlearn.methods.base import Files
+from idunlearn.methods.cascaded import (
     CascadedConfig,
     projection_substitute,
     reconstruction,
     truncation_substitute,
     unlearn_cascaded,
 )
-from idunlearn.comparisons.common import retain_indices
-from idunlearn.comparisons.encoder import (
+from idunlearn.methods.encoder import (
     EncoderConfig,
     encoder_loss,
     gaussian_like,
     unlearn_encoder,
 )
-from idunlearn.comparisons.feature import (
+from idunlearn.methods.feature import (
     FeatureConfig,
     feature_loss,
     midpoint_threshold,
@@ -32,14 +36,9 @@ from idunlearn.comparisons.feature import (
     translate,
     unlearn_feature,
 )
-from idunlearn.generators.synthetic import SyntheticGenerator
+from idunlearn.methods.retain import retain_indices
 from idunlearn.nets.cnn import InversionEncoder
-from idunlearn.unlearning import (
-    ENCODER_PREFIX,
-    UNLEARNED_KIND,
-    load_unlearned_encoder,
-    system_latents,
-)
+from idunlearn.system import UNLEARNED_KIND, UnlearnJob, load_system, run_unlearn
 from idunlearn.world.build import ENCODER_KIND
 
 from tiny import TinyEncoder, flat_embed, squared_perceptual
@@ -289,7 +288,7 @@ def test_same_seed_same_result_other_seed_other_result():
 # --- the unlearned encoder and the system's latents ------------------------------------------
 
 
-def test_load_unlearned_encoder_and_system_latents(tmp_path):
+def test_encoder_system_holds_e_s_and_e_u_and_scores_the_same_inverter(tmp_path):
     g = small_generator()
     torch.manual_seed(1)
     encoder = InversionEncoder(num_ws=g.num_ws, w_dim=g.w_dim, width=4).eval()
@@ -297,77 +296,58 @@ def test_load_unlearned_encoder_and_system_latents(tmp_path):
     trained = copy.deepcopy(encoder)
     with torch.no_grad():
         trained.head[-1].bias.add_(1.0)
-    generator_only = tmp_path / "guide.pt"
-    save_checkpoint(generator_only, UNLEARNED_KIND, g.trainable_state_dict())
-    assert load_unlearned_encoder(str(tmp_path / "encoder.pt"), generator_only, g) is None
-    with_encoder = tmp_path / "encoder_method.pt"
-    state = {f"{ENCODER_PREFIX}{k}": v for k, v in trained.state_dict().items()}
-    save_checkpoint(with_encoder, UNLEARNED_KIND, {**g.trainable_state_dict(), **state})
-    e_u = load_unlearned_encoder(str(tmp_path / "encoder.pt"), with_encoder, g)
+    state = {f"{enc.PREFIX}{k}": v for k, v in trained.state_dict().items()}
+    system = enc.system(g, state, EncoderConfig(), str(tmp_path / "encoder.pt"), "cpu")
+    assert system.g_u is g
     images = torch.rand(3, 3, 64, 64)
-    assert torch.allclose(e_u(images), trained(images, g.w_avg))
+    assert torch.allclose(system.encoder_u(images), trained(images, g.w_avg))
+    assert torch.allclose(system.encoder_s(images), encoder(images, g.w_avg))
     inversion = {
         "w_u": torch.zeros(g.num_ws, g.w_dim),
         "w_others": torch.zeros(2, g.num_ws, g.w_dim),
         "source_image": images[0],
         "other_images": images[1:],
     }
-    w_u, w_others = system_latents(inversion, None)
-    assert w_u is inversion["w_u"] and w_others is inversion["w_others"]
-    w_u, w_others = system_latents(inversion, e_u)
-    assert torch.allclose(w_u, e_u(images[:1])[0]) and torch.allclose(w_others, e_u(images[1:]))
+    latents = enc.latents(system, inversion)
+    # before: the pretrained encoder's latents (not the stored w_u), after: E_u's
+    assert torch.allclose(latents.source_before, encoder(images[:1], g.w_avg)[0])
+    assert torch.allclose(latents.others_before, encoder(images[1:], g.w_avg))
+    assert torch.allclose(latents.source_after, trained(images[:1], g.w_avg)[0])
+    assert torch.allclose(latents.others_after, trained(images[1:], g.w_avg))
+    with pytest.raises(ArtefactError, match="does not fit"):
+        enc.system(
+            g,
+            {f"{enc.PREFIX}x": torch.zeros(1)},
+            EncoderConfig(),
+            str(tmp_path / "encoder.pt"),
+            "cpu",
+        )
 
 
 def test_run_unlearn_encoder_kind_changes_the_encoder_and_not_the_generator(tmp_path):
-    from idunlearn.generators.synthetic import save_generator
-    from idunlearn.identities import select_identities
-    from idunlearn.inversion import INVERSION_KIND
-    from idunlearn.unlearning import UnlearnSchedule, load_unlearned, run_unlearn
-    from idunlearn.world.dataset import WorldSpec, build_dataset, save_dataset, to_float_images
-
-    spec = WorldSpec(num_identities=3, images_per_identity=2, num_heldout=2, heldout_images=2)
-    data = build_dataset(spec)
-    save_dataset(tmp_path / "dataset.npz", data, spec)
-    table = select_identities(
-        data["identity"], data["heldout"], data["image_index"], {"ind": 1}, seed=0
-    )
-    table.to_csv(tmp_path / "identities.tsv", sep="\t", index=False)
-    g = small_generator()
-    save_generator(str(tmp_path / "generator.pt"), g)
-    torch.manual_seed(1)
-    encoder = InversionEncoder(num_ws=g.num_ws, w_dim=g.w_dim, width=4).eval()
-    save_module(tmp_path / "encoder.pt", ENCODER_KIND, encoder)
-    images = torch.from_numpy(to_float_images(data["images"]))
-    source = int(table.iloc[0].source_index)
-    save_checkpoint(
-        tmp_path / "inversion.pt",
-        INVERSION_KIND,
-        {"w_u": g.w_avg.clone(), "source_image": images[source]},
-        meta={"scenario": "ind", "identity": "ind00"},
-    )
-    methods = {
-        "loss": {},
-        "methods": {"enc": {"kind": "encoder", "retain_size": 4, "batch_size": 2}},
-    }
+    files = build_world(tmp_path)
+    config = {"methods": {"enc": {"kind": "encoder", "retain_size": 4, "batch_size": 2}}}
     out = tmp_path / "enc.pt"
     run_unlearn(
-        str(tmp_path / "generator.pt"),
-        str(tmp_path / "inversion.pt"),
-        "unused",
-        "unused",
-        "enc",
-        methods,
-        UnlearnSchedule(steps=2, lr=1e-2),
-        "alex",
-        True,
-        "cpu",
-        0,
-        str(out),
-        dataset_path=str(tmp_path / "dataset.npz"),
-        identities_path=str(tmp_path / "identities.tsv"),
-        encoder_path=str(tmp_path / "encoder.pt"),
+        UnlearnJob(
+            generator=files["generator"],
+            inversion=files["inversion"],
+            method="enc",
+            settings=settings_json(config, "enc"),
+            out=str(out),
+            seed=0,
+            steps=2,
+            lr=1e-2,
+            files=Files(
+                dataset=files["dataset"], identities=files["identities"], encoder=files["encoder"]
+            ),
+        )
     )
-    g_u = load_unlearned(load_generator(str(tmp_path / "generator.pt")), str(out))
-    assert all(torch.equal(a, b) for a, b in zip(g_u.parameters(), g.parameters(), strict=True))
-    e_u = load_unlearned_encoder(str(tmp_path / "encoder.pt"), str(out), g)
-    assert not torch.allclose(e_u(images[:2]), encoder(images[:2], g.w_avg))
+    state = load_checkpoint(out, UNLEARNED_KIND)["state_dict"]
+    assert state and all(k.startswith(enc.PREFIX) for k in state)  # the encoder only
+    loaded = load_system(
+        files["generator"], str(out), "enc", settings_json(config, "enc"), files["encoder"]
+    )
+    images = torch.rand(2, 3, 64, 64)
+    assert loaded.system.g_u is loaded.system.g_s
+    assert not torch.allclose(loaded.system.encoder_u(images), loaded.system.encoder_s(images))

@@ -6,11 +6,11 @@ import pytest
 import torch
 from tinyworld import build_world
 
-from idunlearn.checkpoints import load_checkpoint, save_module
+from idunlearn.checkpoints import load_checkpoint, save_checkpoint, save_module
 from idunlearn.generators.synthetic import SyntheticGenerator
 from idunlearn.io import ArtefactError
+from idunlearn.methods import adapter, settings_json
 from idunlearn.methods import encoder as enc
-from idunlearn.methods import settings_json
 from idunlearn.methods.base import Files
 from idunlearn.methods.cascaded import (
     CascadedConfig,
@@ -39,6 +39,7 @@ from idunlearn.methods.feature import (
 from idunlearn.methods.retain import retain_indices
 from idunlearn.nets.cnn import InversionEncoder
 from idunlearn.system import UNLEARNED_KIND, UnlearnJob, load_system, run_unlearn
+from idunlearn.unlearning import UnlearnSchedule, unlearn
 from idunlearn.world.build import ENCODER_KIND
 
 from tiny import TinyEncoder, flat_embed, squared_perceptual
@@ -351,3 +352,85 @@ def test_run_unlearn_encoder_kind_changes_the_encoder_and_not_the_generator(tmp_
     images = torch.rand(2, 3, 64, 64)
     assert loaded.system.g_u is loaded.system.g_s
     assert not torch.allclose(loaded.system.encoder_u(images), loaded.system.encoder_s(images))
+
+
+# --- adapter unlearning ---------------------------------------------------------------------
+
+
+def adapted_images(g, ws, cameras):
+    with torch.no_grad():
+        return g.synthesis(ws, cameras)["image"]
+
+
+def perturbed(g_u):
+    """Trained-looking adapters: every adapter weight moved off its initial value."""
+    with torch.no_grad():
+        for p in g_u.trainable_parameters():
+            p.add_(0.1 * torch.randn(p.shape, generator=torch.Generator().manual_seed(p.numel())))
+    return g_u
+
+
+def test_adapter_starts_exactly_at_g_s_and_strength_zero_is_g_s():
+    g = small_generator()
+    ws = g.mapping(torch.randn(3, 5, generator=torch.Generator().manual_seed(2)))
+    cameras = torch.tensor([[-0.2], [0.0], [0.2]])
+    g_u = adapter.adapted(g, adapter.Options(width=3), seed=0)
+    assert set(g_u.adapters) == {"conv0", "conv1", "conv2"}
+    assert torch.equal(adapted_images(g_u, ws, cameras), adapted_images(g, ws, cameras))
+    perturbed(g_u)
+    assert not torch.allclose(adapted_images(g_u, ws, cameras), adapted_images(g, ws, cameras))
+    g_u.set_strength(0.0)
+    assert torch.equal(adapted_images(g_u, ws, cameras), adapted_images(g, ws, cameras))
+    # the strength is an integration time: half of it, a render between G_s and T = 1
+    g_u.set_strength(1.0)
+    full = (adapted_images(g_u, ws, cameras) - adapted_images(g, ws, cameras)).norm()
+    g_u.set_strength(0.5)
+    half = (adapted_images(g_u, ws, cameras) - adapted_images(g, ws, cameras)).norm()
+    assert 0 < half < full
+
+
+def test_adapter_state_is_the_adapters_only_and_round_trips(tmp_path):
+    g = small_generator()
+    opts = adapter.Options(width=3, stages=("conv1",), ode_steps=2)
+    g_u = perturbed(adapter.adapted(g, opts, seed=0))
+    state = g_u.trainable_state_dict()
+    assert state and all(k.startswith("adapters.conv1.") for k in state)
+    save_checkpoint(tmp_path / "u.pt", UNLEARNED_KIND, state)
+    loaded = load_checkpoint(tmp_path / "u.pt", UNLEARNED_KIND)["state_dict"]
+    system = adapter.system(g, loaded, opts, None, torch.device("cpu"))
+    ws = g.mapping(torch.randn(2, 5))
+    cameras = torch.zeros(2, 1)
+    assert torch.equal(adapted_images(system.g_u, ws, cameras), adapted_images(g_u, ws, cameras))
+    # a copy (the relearning attack's) trains its own adapters, not the original's
+    copied = copy.deepcopy(system.g_u)
+    perturbed(copied)
+    assert torch.equal(adapted_images(system.g_u, ws, cameras), adapted_images(g_u, ws, cameras))
+    assert not torch.equal(adapted_images(copied, ws, cameras), adapted_images(g_u, ws, cameras))
+    with pytest.raises(ValueError, match="adapter stages conv9 unknown"):
+        adapter.adapted(g, adapter.Options(stages=("conv9",)), seed=0)
+
+
+def test_adapter_unlearning_trains_the_adapters_only_with_guide_s_objective():
+    g = small_generator()
+    before = {n: p.clone() for n, p in g.named_parameters()}
+    w_u = g.mapping(torch.randn(1, 5, generator=torch.Generator().manual_seed(9)))[0]
+    opts = adapter.Options(width=3)
+    g_u, history = unlearn(
+        g,
+        w_u,
+        g.w_avg.clone(),
+        squared_perceptual,
+        flat_embed,
+        opts.objective.loss,
+        UnlearnSchedule(steps=3, lr=1e-2),
+        seed=0,
+        show_progress=False,
+        make_copy=lambda g_s: adapter.adapted(g_s, opts, 0),
+    )
+    assert len(history) == 3 and history[-1]["total"] < history[0]["total"]
+    assert all(torch.equal(p, before[n]) for n, p in g.named_parameters())
+    assert all(torch.equal(p, before[n]) for n, p in g_u.base.named_parameters())
+    moved = [
+        n for n, p in g_u.named_parameters() if n.startswith("adapters.") and p.abs().sum() > 0
+    ]
+    assert any(".out." in n for n in moved)  # the zero-initialised last layers were trained

@@ -282,3 +282,62 @@ def test_load_eg3d_rebuilds_g_ema_in_train_mode(tmp_path, fake_eg3d_root):
     torch.testing.assert_close(adapter.w_avg, table[0])
     for name, value in pickled.state_dict().items():
         assert torch.equal(adapter.G.state_dict()[name], value), name
+
+
+class StandInBlock(nn.Module):
+    """A SynthesisBlock's interface: (x, img, ws) -> (x, img), img accumulating toRGB."""
+
+    def __init__(self, channels: int, upsample: bool) -> None:
+        super().__init__()
+        self.out_channels = channels
+        self.conv = nn.Conv2d(channels, channels, 3, padding=1)
+        self.torgb = nn.Conv2d(channels, PLANE_CHANNELS, 1)
+        self.affine = nn.Linear(W_DIM, channels)
+        self.upsample = upsample
+
+    def forward(self, x, img, ws, **kwargs):
+        if self.upsample:
+            x = nn.functional.interpolate(x, scale_factor=2)
+            img = nn.functional.interpolate(img, scale_factor=2)
+        x = self.conv(x * self.affine(ws[:, 0])[:, :, None, None])
+        y = self.torgb(x)
+        return x, y if img is None else img + y
+
+
+class StandInBlockSynthesis(nn.Module):
+    """StyleGAN2's SynthesisNetwork layout: block_resolutions, blocks b4 and b8, planes out."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.block_resolutions, self.img_channels = [4, 8], PLANE_CHANNELS
+        self.const = nn.Parameter(torch.randn(5, 4, 4))
+        self.b4, self.b8 = StandInBlock(5, False), StandInBlock(5, True)
+
+    def forward(self, ws, update_emas=False, noise_mode="random"):
+        x, img = self.b4(self.const[None].expand(len(ws), -1, -1, -1), None, ws)
+        return self.b8(x, img, ws)[1]
+
+
+def test_adapters_hook_after_the_synthesis_blocks_and_start_at_g_s():
+    from idunlearn.methods import adapter
+
+    generator = standin()
+    generator.backbone.synthesis = StandInBlockSynthesis()
+    g_s = EG3DAdapter(generator, noise_mode="const").requires_grad_(False)
+    assert list(g_s.adapter_stages()) == ["b4", "planes"]  # b8's features: read by nothing
+    g_u = adapter.adapted(g_s, adapter.Options(width=2), seed=0)
+    ws = g_s.mapping(torch.randn(2, Z_DIM), g_s.frontal_camera(2))
+    cameras = g_s.eval_cameras()[:2]
+    with torch.no_grad():
+        before, start = g_s.synthesis(ws, cameras), g_u.synthesis(ws, cameras)
+        assert torch.equal(start["image"], before["image"])
+        assert torch.equal(start["features"], before["features"])
+        for p in g_u.trainable_parameters():
+            p.add_(0.1)
+        after = g_u.synthesis(ws, cameras)
+        assert not torch.allclose(after["features"], before["features"])
+        g_u.set_strength(0.0)
+        assert torch.equal(g_u.synthesis(ws, cameras)["image"], before["image"])
+    assert set(g_u.trainable_names()) == {
+        n for n, _ in g_u.adapters.named_parameters(prefix="adapters")
+    }

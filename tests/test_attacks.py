@@ -1,6 +1,7 @@
 """Attacks on an unlearned identity, on hand-checkable stand-ins (tests/tiny.py)."""
 
 import copy
+import json
 import math
 
 import pytest
@@ -232,21 +233,23 @@ def test_attack_all_runs_every_attack_and_names_its_columns():
         reinvert_steps=2, search_radius=1.0, search_steps=2, relearn_ks=(1, 2)
     )
     result = attacks.attack_all(
-        g_s,
-        g_u,
-        w_u,
-        reference,
-        source,
-        others,
-        w_u[None].repeat(2, 1, 1),
-        encoder,
-        None,
-        flat_embed,
-        squared_perceptual,
-        ["encoder", "optimisation"],
-        InversionConfig("optimisation", 2, 0.05, 1.0),
-        config,
-        seed=0,
+        attacks.AttackCase(
+            g_s=g_s,
+            g_u=g_u,
+            w_system=w_u,
+            reference=reference,
+            source=source,
+            others=others,
+            w_others=w_u[None].repeat(2, 1, 1),
+            encoder=encoder,
+            encoder_u=None,
+            embed_loss=flat_embed,
+            lpips=squared_perceptual,
+            kinds=["encoder", "optimisation"],
+            inversion=InversionConfig("optimisation", 2, 0.05, 1.0),
+            config=config,
+            seed=0,
+        )
     )
     expected = identity_similarity(g_s, g_u, w_u[None], flat_embed)[0]
     assert result["id_unattacked"] == pytest.approx(float(expected))
@@ -259,3 +262,55 @@ def test_attack_all_runs_every_attack_and_names_its_columns():
         float((encoder(source[None])[0] - w_u).norm())
     )
     assert torch.equal(g_u.gain, -g_s.gain)  # relearning worked on a copy
+
+
+def test_run_attack_scores_the_system_before_and_after(tmp_path):
+    """An untouched system (lr 0) is unattacked at ID 1: the attacks score the system the
+    method unlearned (encoder: G_s(E_s(x)) against G_s(E_u(x)))."""
+    from tinyworld import build_world
+
+    from idunlearn.methods import settings_json
+    from idunlearn.methods.base import Files
+    from idunlearn.system import UnlearnJob, run_unlearn
+
+    world = build_world(tmp_path)
+    kind, entry = "encoder", {"kind": "encoder", "retain_size": 4, "batch_size": 2}
+    settings = settings_json({"methods": {kind: entry}}, kind)
+    unlearned = str(tmp_path / "u.pt")
+    files = Files(
+        world["ufo_d30"], world["identity"], world["dataset"], world["identities"], world["encoder"]
+    )
+    run_unlearn(
+        UnlearnJob(
+            world["generator"],
+            world["inversion"],
+            kind,
+            settings,
+            unlearned,
+            0,
+            1,
+            0.0,
+            files=files,
+        )
+    )
+    out = tmp_path / "attack.json"
+    attacks.run_attack(
+        attacks.AttackJob(
+            generator=world["generator"],
+            unlearned=unlearned,
+            method=kind,
+            settings=settings,
+            inversion_file=world["inversion"],
+            encoder=world["encoder"],
+            loss_identity=world["identity"],
+            eval_identity=world["identity"],
+            scenario="ood",
+            identity="ood00",
+            inversion=InversionConfig("optimisation", 1, 0.05, 1.0),
+            config=attacks.AttackConfig(1, 1.0, 1, 0.5, (1,), 1e-4),
+            out=str(out),
+            seed=0,
+        )
+    )
+    record = json.loads(out.read_text())
+    assert record["method"] == kind and record["id_unattacked"] == pytest.approx(1.0, abs=1e-6)

@@ -434,3 +434,50 @@ def test_adapter_unlearning_trains_the_adapters_only_with_guide_s_objective():
         n for n, p in g_u.named_parameters() if n.startswith("adapters.") and p.abs().sum() > 0
     ]
     assert any(".out." in n for n in moved)  # the zero-initialised last layers were trained
+
+
+def test_strength_sweep_goes_from_g_s_to_the_trained_adapters(tmp_path):
+    from idunlearn.sweep import SweepJob, run_strength_sweep
+    from idunlearn.sweep_plot import read_sweeps, run_sweep_figure
+
+    files = build_world(tmp_path)
+    config = {"methods": {"a": {"kind": "adapter", "width": 2, "ode_steps": 1, "sweep": [0, 1]}}}
+    settings = settings_json(config, "a")
+    unlearned = str(tmp_path / "a.pt")
+    run_unlearn(
+        UnlearnJob(
+            files["generator"],
+            files["inversion"],
+            "a",
+            settings,
+            unlearned,
+            0,
+            steps=2,
+            lr=0.05,
+            files=Files(files["ufo_d30"], files["identity"]),
+        )
+    )
+    out = str(tmp_path / "sweep.json")
+    run_strength_sweep(
+        SweepJob(
+            files["generator"],
+            unlearned,
+            "a",
+            settings,
+            files["inversion"],
+            files["identity"],
+            files["features"],
+            files["reference"],
+            out,
+            {"method": "a"},
+            batch=10,
+        )
+    )
+    table = read_sweeps([out])
+    assert table["strength"].tolist() == [0.0, 1.0]
+    assert table["id"][0] == pytest.approx(1.0, abs=1e-6) and table["fid_pre"][0] == pytest.approx(
+        0.0, abs=1e-6
+    )
+    assert table["id"][1] < 1.0 - 1e-6
+    run_sweep_figure([out], str(tmp_path / "sweep.png"))
+    assert (tmp_path / "sweep.png").stat().st_size > 0

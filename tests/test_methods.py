@@ -284,3 +284,79 @@ def test_a_method_that_did_nothing_scores_id_one_and_fid_pre_zero(world, tmp_pat
     assert metrics["id"] == pytest.approx(1.0, abs=1e-6)
     assert metrics["id_others"] == pytest.approx(1.0, abs=1e-6)
     assert metrics["fid_pre"] == pytest.approx(0.0, abs=1e-6)
+
+
+# --- per-method params: a change plans only its own jobs ------------------------------------
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ROOT / "tests" / "config" / "config.yaml"
+REPORT_RULES = {"aggregate", "tables", "figures", "sweep_figure", "all"}
+
+
+def snakemake(cwd: Path, config: Path, *args: str) -> str:
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile")]
+    result = subprocess.run(
+        [*command, "--configfile", str(config), *args], cwd=cwd, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout + result.stderr
+
+
+def planned(cwd: Path, config: Path) -> list[tuple[str, str]]:
+    """(rule, wildcards) of every job a dry run plans."""
+    import re
+
+    out = snakemake(cwd, config, "-n")
+    jobs = re.findall(r"^(?:local)?rule (\w+):\n((?:    .*\n)*)", out, flags=re.M)
+    return [(rule, (re.findall(r"wildcards: (.*)", body) or [""])[0]) for rule, body in jobs]
+
+
+@pytest.fixture(scope="module")
+def done_study(tmp_path_factory):
+    """The tiny study with every output present and recorded (no job run): its dry run
+    plans nothing, so a changed config plans exactly what the change reaches."""
+    cwd = tmp_path_factory.mktemp("study")
+    config = cwd / "config.yaml"
+    config.write_text(TINY.read_text())
+    summary = snakemake(cwd, config, "--summary").splitlines()
+    for line in summary[
+        summary.index(next(s for s in summary if s.startswith("output_file"))) + 1 :
+    ]:
+        path = cwd / line.split("\t")[0]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch()
+    snakemake(cwd, config, "--touch", "--forceall", "--cores", "1")  # records every job
+    assert planned(cwd, config) == []
+    return cwd
+
+
+def changed(cwd: Path, change) -> Path:
+    config = yaml.safe_load(TINY.read_text())
+    change(config)
+    path = cwd / "changed.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))  # key order: the rerun tests
+    return path
+
+
+@pytest.mark.slow
+def test_changing_one_method_plans_only_its_jobs(done_study):
+    config = changed(done_study, lambda c: c["methods"]["feature"].update(num_positive=9))
+    jobs = planned(done_study, config)
+    per_method = [(rule, wc) for rule, wc in jobs if rule not in REPORT_RULES]
+    assert (
+        sorted(rule for rule, _ in per_method)
+        == ["attack"] * 3 + ["evaluate"] * 3 + ["unlearn"] * 3
+    )
+    assert all(wc.endswith("method=feature") for _, wc in per_method)
+    assert {rule for rule, _ in jobs} >= {"aggregate", "tables"}
+
+
+@pytest.mark.slow
+def test_adding_an_ablation_value_plans_only_its_jobs(done_study):
+    config = changed(done_study, lambda c: c["ablations"]["d"].append(10))
+    jobs = [(rule, wc) for rule, wc in planned(done_study, config) if rule not in REPORT_RULES]
+    assert sorted(rule for rule, _ in jobs) == ["evaluate", "target", "unlearn"]
+    assert all(wc.endswith(("method=d10", "target=ufo_d10")) for _, wc in jobs)

@@ -39,8 +39,8 @@ def test_default_config_dry_run_shows_the_whole_dag(tmp_path):
     rules = ("dataset", "train_generator", "invert", "target", "unlearn", "evaluate", "attack")
     for rule in (*rules, "tables"):
         assert f"rule {rule}:" in out
-    # one attack job per identity (3 x 3) of each attacked method (guide + 3 comparisons)
-    assert out.count("rule attack:") == 36
+    # one attack job per identity (3 x 3) of each attacked method (guide + 4 comparisons)
+    assert out.count("rule attack:") == 45
     assert "results/attack/ood/ood02/guide.json" in out
     assert "results/attack/random/random00/encoder.json" in out
 
@@ -73,7 +73,7 @@ def test_tiny_workflow_end_to_end(tmp_path):
     for name in ("table1", "table2", "table3", "table4"):
         for ext in ("csv", "md", "tex"):
             assert (results / "tables" / f"{name}.{ext}").stat().st_size > 0
-    for name in ("qualitative", "tradeoff", "d_ablation"):
+    for name in ("qualitative", "tradeoff", "d_ablation", "strength_sweep"):
         assert (results / "figures" / f"{name}.png").stat().st_size > 0
     assert (results / "world" / "targets_grid.png").stat().st_size > 0
     quality = json.loads((results / "world" / "quality.json").read_text())
@@ -120,8 +120,8 @@ def test_tiny_workflow_end_to_end(tmp_path):
             str(world / "identity_loss.pt"),
             "--method",
             "nope",
-            "--methods-json",
-            json.dumps({"methods": {"guide": {}}}),
+            "--settings",
+            json.dumps({"kind": "nope"}),
             "--seed",
             "0",
             "--out",

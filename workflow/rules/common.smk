@@ -220,9 +220,20 @@ def get_attack_flags(wildcards):
     )
 
 
+def sweep_records():
+    """One strength-sweep record per distinct run of a method whose options have a sweep."""
+    jobs = sorted({(s, i, CANONICAL[m]) for s, i, m in requested_runs()})
+    return [
+        f"results/sweep/{s}/{i}/{m}.json"
+        for s, i, m in jobs
+        if getattr(METHODS[m].options, "sweep", None)
+    ]
+
+
 def get_final_output():
     return [
         *([f"{WORLD}/quality.json"] if SYNTHETIC else []),
+        *(["results/figures/strength_sweep.png"] if sweep_records() else []),
         "results/metrics/all.csv",
         *(f"results/tables/{name}.md" for name in table_names()),
         *(f"results/figures/{name}.png" for name in figure_names()),

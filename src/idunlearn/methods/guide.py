@@ -66,8 +66,15 @@ def options(entry: dict[str, Any], shared: dict[str, Any]) -> Options:
 
 
 def entry(opts: Options) -> dict[str, Any]:
-    """The entry that `options` reads back to `opts`, every key resolved."""
-    return {"target": opts.target, "d": opts.d, **{k: getattr(opts.loss, k) for k in LOSS_KEYS}}
+    """The entry that `options` reads back to `opts`, every key resolved (weights as
+    floats, so `alpha_max: 15` and `15.0` give the same settings)."""
+    loss = {k: getattr(opts.loss, k) for k in LOSS_KEYS}
+    floats = {f.name for f in fields(LossConfig) if isinstance(f.default, float)}
+    return {
+        "target": opts.target,
+        "d": opts.d,
+        **{k: float(loss[k]) if k in floats else loss[k] for k in loss},
+    }
 
 
 def effective(loss: LossConfig) -> LossConfig:

@@ -227,6 +227,21 @@ def test_summary_cells_carry_their_ci():
     assert math.isnan(summary.loc[("random", "guide", "id_others"), "ci_low"])
 
 
+def test_cells_show_n_and_no_interval_for_one_identity(tmp_path):
+    frame = make_metrics()
+    frame.loc[frame["identity"] == "ood02", "id_others"] = math.nan  # ID_others: n = 2
+    metrics = write_csv(frame, tmp_path / "all.csv")
+    report.write_tables(metrics, PAPER, METHODS, "ood", SETTING, BOOT, tmp_path)
+    row = (tmp_path / "table2.md").read_text().splitlines()[4]
+    # id_others 0.2 k for k = 1, 3: mean 0.4, std sqrt(0.08), CI [min, max] at n = 2
+    assert row.startswith("| Baseline | 3 | 0.20 ± 0.10 [0.10, 0.30] | 0.12 ± 0.06 | 0.08 |")
+    assert "| 0.40 ± 0.28 [0.20, 0.60] (n=2) | 0.28 ± 0.08 | 0.41 |" in row
+    one = write_csv(frame[frame["identity"].str.endswith("01")], tmp_path / "one.csv")
+    report.write_tables(one, PAPER, METHODS, "ood", SETTING, BOOT, tmp_path)
+    row = (tmp_path / "table1.md").read_text().splitlines()[4]
+    assert row.startswith("| Baseline | 1 | 0.10 | 0.19 ± 0.09 | 10.00 | 11.73 ± 2.74 |")
+
+
 # --- claims -------------------------------------------------------------------------------
 
 

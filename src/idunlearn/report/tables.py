@@ -148,16 +148,18 @@ def mean_std(mean: float, std: float, digits: int) -> str:
     return f"{mean:.{digits}f} ± {std:.{digits}f}"
 
 
-def with_ci(text: str, low: float, high: float, digits: int) -> str:
-    """`text` followed by its interval, "[low, high]"; just `text` without one."""
-    if not text or pd.isna(low):
+def with_ci(text: str, low: float, high: float, digits: int, n: int) -> str:
+    """`text` followed by its interval, "[low, high]"; just `text` without one or with one
+    identity (its interval is a point, as its std is undefined)."""
+    if not text or pd.isna(low) or n < 2:
         return text
     return f"{text} [{low:.{digits}f}, {high:.{digits}f}]"
 
 
 def our_cell(row: pd.Series, row_n: int, digits: int) -> str:
     """mean ± std [low, high]; "(n=k)" after it where k differs from the row's n column."""
-    text = with_ci(mean_std(row["mean"], row["std"], digits), row["ci_low"], row["ci_high"], digits)
+    text = mean_std(row["mean"], row["std"], digits)
+    text = with_ci(text, row["ci_low"], row["ci_high"], digits, row["n"])
     return f"{text} (n={row['n']})" if text and row["n"] != row_n else text
 
 
@@ -299,6 +301,8 @@ def write_attack_table(
         for s in ordered_scenarios(metrics["scenario"])
         if (names := attacked_methods(metrics, s, methods))
     ]
+    if not blocks:
+        return "skipped attacks: no method of the table was attacked"
     table = pd.concat(blocks, ignore_index=True).drop(columns=["paper_mean", "paper_std"])
     caption = attacks_caption(table, setting, boot)
     paths = write_formats(table, format_attacks(table, spec.digits), caption, "attacks", outdir)
@@ -315,7 +319,8 @@ def claim_digits(metric: str) -> int:
 
 def difference_cell(row: pd.Series) -> str:
     digits = claim_digits(row["metric"])
-    return with_ci(f"{row['mean_diff']:+.{digits}f}", row["ci_low"], row["ci_high"], digits)
+    text = f"{row['mean_diff']:+.{digits}f}"
+    return with_ci(text, row["ci_low"], row["ci_high"], digits, row["n"])
 
 
 def format_claims(claims: pd.DataFrame) -> pd.DataFrame:

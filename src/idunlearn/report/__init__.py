@@ -20,6 +20,8 @@ from idunlearn.report.aggregate import (
 from idunlearn.report.captions import REDUCTIONS, Setting
 from idunlearn.report.claims import CLAIM_COLUMNS, build_claims, verdict
 from idunlearn.report.figures import (
+    STRIP_TILES,
+    TILE_INCH,
     image_grid,
     pick_identities,
     qualitative_figure,
@@ -42,13 +44,17 @@ from idunlearn.report.labels import (
     method_label,
     metric_label,
     ordered_scenarios,
+    scenario_label,
 )
 from idunlearn.report.tables import (
     TABLES,
     build_table,
     format_table,
     mean_std,
+    to_latex,
+    to_markdown,
     write_tables,
+    write_text,
 )
 
 __all__ = [
@@ -58,7 +64,9 @@ __all__ = [
     "PAPER_LABELS",
     "REDUCTIONS",
     "SCENARIOS",
+    "STRIP_TILES",
     "TABLES",
+    "TILE_INCH",
     "VALUE_COLUMNS",
     "Bootstrap",
     "Setting",
@@ -83,12 +91,16 @@ __all__ = [
     "read_strip",
     "require_methods",
     "save_figure",
+    "scenario_label",
     "split_strip",
     "strip_path",
     "summarise",
     "tradeoff_figure",
     "tradeoff_panel",
+    "to_latex",
+    "to_markdown",
     "verdict",
     "write_figures",
     "write_tables",
+    "write_text",
 ]

@@ -1,9 +1,10 @@
-"""Tables 1-4 of the GUIDE paper from the per-run metrics, the paper's numbers beside ours."""
+"""Tables 1-4 of the GUIDE paper, the attack table and the claims table from the per-run
+metrics, the paper's numbers beside ours."""
 
 import click
 
 from idunlearn.cli import step
-from idunlearn.report import REDUCTIONS, write_tables
+from idunlearn.report import Bootstrap, Setting, write_tables
 
 
 @click.command()
@@ -34,25 +35,60 @@ from idunlearn.report import REDUCTIONS, write_tables
     help="scenario of the alpha_max (Table 3) and L_global (Table 4) ablations",
 )
 @click.option(
-    "--reduction",
-    type=click.Choice(sorted(REDUCTIONS)),
-    default="mean",
+    "--setting",
+    type=str,
+    required=True,
+    help="JSON object naming the setting for the captions: generator, image_size, "
+    "unlearn_steps, fid_samples, reduction (and for EG3D generator_file, eval_identity, "
+    "second_identity, eg3d)",
+)
+@click.option(
+    "--bootstrap-resamples",
+    type=click.IntRange(min=1),
+    default=2000,
     show_default=True,
-    help="how the runs reduced L_adj/L_global over draws (stated in the captions)",
+    help="resamples of the percentile bootstrap CI over identities",
+)
+@click.option(
+    "--bootstrap-seed",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="seed of the bootstrap's resampling",
 )
 @click.option(
     "--outdir",
     type=click.Path(file_okay=False),
     required=True,
-    help="writes table{1..4}.{csv,md,tex}; tables without runs are skipped",
+    help="writes table{1..4}.{csv,md,tex}, attacks.{csv,md,tex} and claims.{csv,md}; "
+    "tables without runs are skipped",
 )
 @step
-def main(metrics, paper, methods, ablation_scenario, reduction, outdir):
-    """Write each table as tidy CSV (mean, std, n, paper mean/std) and as Markdown and LaTeX
-    ("mean ± std" cells, a "(paper)" column beside each of ours, a caption). A Table 1 method
-    missing from the metrics is an error; ablation tables without runs are skipped and logged."""
+def main(
+    metrics, paper, methods, ablation_scenario, setting, bootstrap_resamples, bootstrap_seed, outdir
+):
+    """Write each table as tidy CSV (n, mean, std, ci_low, ci_high, paper mean/std) and as
+    Markdown and LaTeX ("mean ± std [low, high]" cells, an n column, a "(paper)" column beside
+    each of ours, a caption naming the setting). claims.{csv,md}: each ordering the paper
+    states as a paired per-identity difference with its CI and verdict. A Table 1 method
+    missing from the metrics is an error; tables without runs are skipped and logged.
+
+    \b
+    Example:
+      python scripts/tables.py --metrics results/metrics/all.csv
+        --paper config/paper_numbers.yaml --outdir results/tables --setting
+        '{"fid_samples": 500, "generator": "synthetic", "image_size": 64,
+        "reduction": "mean", "unlearn_steps": 100}'
+    """
+    boot = Bootstrap(resamples=bootstrap_resamples, seed=bootstrap_seed)
     for line in write_tables(
-        metrics, paper, methods.split(","), ablation_scenario, reduction, outdir
+        metrics,
+        paper,
+        methods.split(","),
+        ablation_scenario,
+        Setting.from_json(setting),
+        boot,
+        outdir,
     ):
         click.echo(line)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import math
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +22,16 @@ PAPER = ROOT / "config" / "paper_numbers.yaml"
 METHODS = ["baseline", "extrapolated", "adjacency", "guide"]
 ABLATIONS = ["alpha0", "alpha10", "alpha15", "local", "local_global", "d-15", "d0", "d30"]
 IDENTITIES = ["01", "02", "03"]
+SETTING = report.Setting(
+    generator="synthetic", image_size=64, unlearn_steps=5, fid_samples=50, reduction="mean"
+)
+BOOT = report.Bootstrap(resamples=4000, seed=0)  # n = 3: CI = [min, max], see below
+
+
+def no_face(views_others: int = 6) -> dict[str, int]:
+    """No-face counts of a run where every view had a face (3 source views)."""
+    counts = dict.fromkeys(report.NO_FACE_COLUMNS[:4], 0)
+    return counts | {"views_source": 3, "views_others": views_others}
 
 
 def make_metrics(methods: list[str] = METHODS, ablations: list[str] = ABLATIONS) -> pd.DataFrame:
@@ -44,6 +55,7 @@ def make_metrics(methods: list[str] = METHODS, ablations: list[str] = ABLATIONS)
                         "fid_real": 20.0 + k,
                         "dfid_real": 1.0 * k**2,
                     }
+                    | no_face(0 if scenario == "random" else 6)
                 )
     return pd.DataFrame(rows)
 
@@ -112,6 +124,7 @@ def test_ablation_names_sort_by_value_and_read_as_parameters():
     assert report.method_label("d-15") == "d = -15"
     assert report.method_label("guide") == "+ L_global (GUIDE)"
     assert report.method_label("cascaded") == "Cascaded GAN unlearning"
+    assert report.method_label("adapter") == "Adapter unlearning (LEGATO)"
     assert report.method_label("unknown_method") == "unknown_method"
 
 
@@ -122,6 +135,7 @@ def test_paper_numbers_file_holds_tables_1_to_4():
         "table2": 16,
         "table3": 10,
         "table4": 4,
+        "readme": 8,
     }
     row = paper.set_index(["table", "scenario", "method", "metric"]).loc[
         ("table1", "random", "baseline", "id")
@@ -144,7 +158,10 @@ def test_paper_numbers_sit_beside_ours():
     assert math.isnan(cells.loc[("ood", "cascaded", "id"), "paper_mean"])
     frame = report.format_table(table, spec)
     row = frame.set_index("Method").loc["Baseline"]
-    assert row["Random ID"] == "0.20 ± 0.10"
+    # n = 3: each extreme resample (all three the same identity) has probability 1/27 > 2.5%,
+    # so the 95% percentile interval is [min, max] = [0.1, 0.3]
+    assert row["Random ID"] == "0.20 ± 0.10 [0.10, 0.30]"
+    assert row["Random n"] == "3"
     assert row["Random ID (paper)"] == "0.19 ± 0.09"
     assert frame.set_index("Method").loc["Cascaded GAN unlearning", "OOD ID (paper)"] == ""
 
@@ -167,36 +184,240 @@ def test_cells_format_like_the_paper():
     assert report.mean_std(math.nan, math.nan, 2) == ""
 
 
+# --- uncertainty --------------------------------------------------------------------------
+
+
+def test_bootstrap_ci_of_degenerate_samples_is_a_point():
+    boot = report.Bootstrap(resamples=100, seed=3)
+    assert report.bootstrap_ci([0.42], boot) == (0.42, 0.42)  # n = 1
+    assert report.bootstrap_ci([0.3, 0.3, 0.3, math.nan], boot) == (0.3, 0.3)  # NaN dropped
+    assert all(math.isnan(v) for v in report.bootstrap_ci([math.nan], boot))
+
+
+def test_bootstrap_ci_is_the_percentile_interval_of_resampled_means():
+    # Resample means of [0, 1] (n = 2): 0 w.p. 1/4, 0.5 w.p. 1/2, 1 w.p. 1/4. The 95%
+    # interval's 2.5% tails fall inside the 25% point masses: [0, 1]. A 40% interval has 30%
+    # tails, beyond the masses at 0 and 1: it collapses to [0.5, 0.5]. (The raw values'
+    # percentiles would give [0.3, 0.7].)
+    boot = report.Bootstrap(resamples=4000, seed=0)
+    assert report.bootstrap_ci([0.0, 1.0], boot) == (0.0, 1.0)
+    assert report.bootstrap_ci([0.0, 1.0], replace(boot, level=0.4)) == (0.5, 0.5)
+    # n = 3: an extreme resample (one identity thrice) has probability 1/27 > 2.5%
+    assert report.bootstrap_ci([1.0, 4.0, 9.0], boot) == (1.0, 9.0)
+
+
+def test_bootstrap_ci_is_seeded_and_brackets_the_mean():
+    values = np.random.default_rng(7).normal(size=20)
+    boot = report.Bootstrap(resamples=1000, seed=5)
+    low, high = report.bootstrap_ci(values, boot)
+    assert (low, high) == report.bootstrap_ci(values, boot)
+    assert (low, high) != report.bootstrap_ci(values, replace(boot, seed=6))
+    assert low < values.mean() < high
+    # about mean +- 1.96 s / sqrt(n) for a normal sample
+    half = 1.96 * values.std(ddof=1) / math.sqrt(len(values))
+    assert high - low == pytest.approx(2 * half, rel=0.2)
+    with pytest.raises(ValueError, match="resamples must be at least 1"):
+        report.Bootstrap(resamples=0)
+
+
+def test_summary_cells_carry_their_ci():
+    summary = report.summarise(make_metrics(), BOOT).set_index(["scenario", "method", "metric"])
+    cell = summary.loc[("ind", "guide", "fid_pre")]  # 13, 23, 33
+    assert (cell["n"], cell["ci_low"], cell["ci_high"]) == (3, 13.0, 33.0)
+    assert math.isnan(summary.loc[("random", "guide", "id_others"), "ci_low"])
+
+
+def test_cells_show_n_and_no_interval_for_one_identity(tmp_path):
+    frame = make_metrics()
+    frame.loc[frame["identity"] == "ood02", "id_others"] = math.nan  # ID_others: n = 2
+    metrics = write_csv(frame, tmp_path / "all.csv")
+    report.write_tables(metrics, PAPER, METHODS, "ood", SETTING, BOOT, tmp_path)
+    row = (tmp_path / "table2.md").read_text().splitlines()[4]
+    # id_others 0.2 k for k = 1, 3: mean 0.4, std sqrt(0.08), CI [min, max] at n = 2
+    assert row.startswith("| Baseline | 3 | 0.20 ± 0.10 [0.10, 0.30] | 0.12 ± 0.06 | 0.08 |")
+    assert "| 0.40 ± 0.28 [0.20, 0.60] (n=2) | 0.28 ± 0.08 | 0.41 |" in row
+    one = write_csv(frame[frame["identity"].str.endswith("01")], tmp_path / "one.csv")
+    report.write_tables(one, PAPER, METHODS, "ood", SETTING, BOOT, tmp_path)
+    row = (tmp_path / "table1.md").read_text().splitlines()[4]
+    assert row.startswith("| Baseline | 1 | 0.10 | 0.19 ± 0.09 | 10.00 | 11.73 ± 2.74 |")
+
+
+# --- claims -------------------------------------------------------------------------------
+
+
+def claims_of(frame: pd.DataFrame) -> pd.DataFrame:
+    paper = report.read_paper_numbers(PAPER)
+    return report.build_claims(frame, paper, ["random", "ind", "ood"], "ood", BOOT)
+
+
+def test_claims_verdicts_follow_the_paired_ci():
+    frame = make_metrics()
+    # extrapolated: baseline's ID minus 0.05, 0.06, 0.07 (identities 1-3): holds everywhere
+    base = frame[frame["method"] == "baseline"].set_index(["scenario", "identity"])["id"]
+    rows = frame["method"] == "extrapolated"
+    keys = list(zip(frame.loc[rows, "scenario"], frame.loc[rows, "identity"], strict=True))
+    frame.loc[rows, "id"] = [base[key] - 0.04 - 0.01 * int(key[1][-1]) for key in keys]
+    claims = claims_of(frame).set_index(["metric", "method", "versus", "scenario"])
+    cell = claims.loc[("id", "extrapolated", "baseline", "random")]
+    assert (cell["n"], cell["mean_diff"]) == (3, pytest.approx(-0.06))
+    assert (cell["ci_low"], cell["ci_high"]) == (pytest.approx(-0.07), pytest.approx(-0.05))
+    assert cell["verdict"] == "holds"
+    assert cell["paper_diff"] == pytest.approx(0.12 - 0.19)
+    # guide (j = 3) minus adjacency (j = 2) FID_pre: +1 for every identity: reversed
+    cell = claims.loc[("fid_pre", "guide", "adjacency", "ood")]
+    assert (cell["mean_diff"], cell["verdict"]) == (pytest.approx(1.0), "reversed")
+    # ID_others is 0.2 k for every method: a zero difference is not resolved
+    cell = claims.loc[("id_others", "adjacency", "extrapolated", "ood")]
+    assert (cell["mean_diff"], cell["verdict"]) == (0.0, "not resolved")
+    assert cell["paper_diff"] == pytest.approx(0.14 - 0.15)  # Table 2
+    assert math.isnan(claims.loc[("id_others", "adjacency", "extrapolated", "ind"), "paper_diff"])
+    # no ID_others in Random: that claim is left out there
+    assert ("id_others", "adjacency", "extrapolated", "random") not in claims.index
+    # ablations on the ablation scenario only, matched to Tables 3-4 by method
+    cell = claims.loc[("fid_pre", "local_global", "local", "ood")]
+    assert cell["paper_diff"] == pytest.approx(4.63 - 9.52)
+    alpha = claims.xs(("id", "alpha15"), level=("metric", "method"))
+    assert list(alpha.index.get_level_values("versus")) == ["alpha0", "alpha10"]
+    assert alpha["mean_diff"].tolist() == pytest.approx([0.02, 0.01])  # j = 6 vs 4, 5
+    assert set(claims.index.get_level_values("scenario")[claims["claim"] == "alpha_max"]) == {"ood"}
+
+
+def test_claims_verdict_needs_two_identities_and_a_ci_off_zero():
+    assert report.verdict(1, -0.2, -0.2) == "not resolved"
+    assert report.verdict(5, -0.2, -0.01) == "holds"
+    assert report.verdict(5, 0.01, 0.2) == "reversed"
+    assert report.verdict(5, -0.01, 0.2) == "not resolved"
+    assert report.verdict(5, -0.2, 0.0) == "not resolved"
+
+
+def test_claims_of_unconfigured_methods_are_left_out(tmp_path):
+    frame = make_metrics(["baseline", "guide"], ablations=["local", "local_global"])
+    claims = claims_of(frame)
+    assert set(claims["claim"]) == {"global_ablation"}
+    metrics = write_csv(frame, tmp_path / "all.csv")
+    report.write_tables(metrics, PAPER, ["baseline", "guide"], "ood", SETTING, BOOT, tmp_path)
+    lines = (tmp_path / "claims.md").read_text().splitlines()
+    assert lines[0].startswith("Claims: each ordering the GUIDE paper states")
+    assert "Setting: the embedded synthetic world" in lines[0]
+    assert lines[2] == (
+        "| Claim | Scenario | Comparison | n | Difference [95% CI] | Verdict | Paper |"
+    )
+    # local_global (j = 7) minus local (j = 6) in the ood block (ablations after 2 methods)
+    assert lines[4] == (
+        "| L_global lowers FID_pre (Table 4) | OOD | L_local + L_global - L_local: FID_pre | 3 "
+        "| +1.00 [1.00, 1.00] | reversed | -4.89 |"
+    )
+    assert len(lines) == 6
+    tidy = pd.read_csv(tmp_path / "claims.csv")
+    assert list(tidy.columns) == report.CLAIM_COLUMNS
+
+
+# --- no-face views and the setting --------------------------------------------------------
+
+
+def test_no_face_views_are_named_in_the_tables(tmp_path):
+    frame = make_metrics()
+    run = (frame["method"] == "guide") & (frame["identity"] == "ood03")
+    frame.loc[run, "no_face_source_after"] = 2
+    frame.loc[run, "no_face_others_after"] = 5
+    metrics = write_csv(frame, tmp_path / "all.csv")
+    report.write_tables(metrics, PAPER, METHODS, "ood", SETTING, BOOT, tmp_path)
+    note = "guide ood/ood03 (source after 2/3, others after 5/6)"
+    for name in ("table1", "table2"):
+        caption = (tmp_path / f"{name}.md").read_text().splitlines()[0]
+        assert "No face found by the evaluation detector" in caption and note in caption
+    assert "No face" not in (tmp_path / "table3.md").read_text()  # guide is not a row there
+
+
+def test_aggregate_keeps_no_face_counts_and_names_a_record_without_them(tmp_path):
+    record = {key: 0.5 for key in report.VALUE_COLUMNS} | no_face()
+    record |= {"scenario": "ood", "identity": "ood00", "method": "guide"}
+    record["no_face_others_after"] = 4
+    (tmp_path / "a.json").write_text(json.dumps(record))
+    report.aggregate([str(tmp_path / "a.json")], {"alpha0": "guide"}, str(tmp_path / "all.csv"))
+    table = pd.read_csv(tmp_path / "all.csv")
+    assert table["no_face_others_after"].tolist() == [4, 4]
+    assert table["views_others"].tolist() == [6, 6]
+    del record["views_source"]
+    (tmp_path / "b.json").write_text(json.dumps(record))
+    with pytest.raises(ArtefactError, match=r"record .*b.json lacks key\(s\): views_source"):
+        report.aggregate([str(tmp_path / "b.json")], {}, str(tmp_path / "all.csv"))
+
+
+def test_captions_name_the_real_setting_and_its_camera():
+    eg3d = report.Setting(
+        generator="eg3d",
+        image_size=512,
+        unlearn_steps=1000,
+        fid_samples=5000,
+        reduction="sum",
+        generator_file="ffhqrebalanced512-128.pkl",
+        eval_identity="curricularface",
+        second_identity="facenet",
+    )
+    text = eg3d.describe()
+    assert text.startswith("Setting: EG3D (ffhqrebalanced512-128.pkl, 512 x 512)")
+    assert "curricularface for ID, facenet as a second ID" in text
+    assert "1000 unlearning steps, FID over 5000 samples" in text
+    assert "summed over their draws (reference code)" in text
+    assert "camera pivot of the reference code" in text  # no eg3d block: the code's default
+    text = replace(eg3d, eg3d={"look_at": "eg3d", "noise_mode": "const"}).describe()
+    assert "EG3D's own camera pivot" in text and "noise_mode const" in text
+    with pytest.raises(ValueError, match="setting generator must be synthetic or eg3d"):
+        replace(eg3d, generator="stylegan")
+
+
+def test_table2_has_the_reference_codes_numbers_beside_the_papers(tmp_path):
+    metrics = write_csv(make_metrics(), tmp_path / "all.csv")
+    report.write_tables(metrics, PAPER, METHODS, "ood", SETTING, BOOT, tmp_path)
+    lines = (tmp_path / "table2.md").read_text().splitlines()
+    header = [cell.strip() for cell in lines[2].strip("|").split("|")]
+    assert header[2:5] == ["ID", "ID (paper)", "ID (ref. code)"]
+    rows = {line.split("|")[1].strip(): line.split("|") for line in lines[4:]}
+    assert rows["Baseline"][5].strip() == "0.08" and rows["+ L_global (GUIDE)"][5].strip() == "0.02"
+    assert rows["+ L_adj"][5].strip() == ""
+    assert "KU-VGI/GUIDE @8c20348" in lines[0]
+    tidy = pd.read_csv(tmp_path / "table2.csv").set_index(["method", "metric"])
+    assert tidy.loc[("guide", "dfid_real"), "ref_mean"] == 3.331
+    assert "ref_mean" not in pd.read_csv(tmp_path / "table1.csv").columns
+
+
 # --- tables -------------------------------------------------------------------------------
 
 
 def test_write_tables_writes_csv_markdown_and_latex(tmp_path):
     metrics = write_csv(make_metrics(), tmp_path / "all.csv")
-    log = report.write_tables(metrics, PAPER, METHODS, "ood", "mean", tmp_path / "tables")
-    assert len(log) == 4 and all(line.startswith("wrote") for line in log)
+    log = report.write_tables(metrics, PAPER, METHODS, "ood", SETTING, BOOT, tmp_path / "tables")
+    assert len(log) == 6 and log[4] == "skipped attacks: no attack columns in the metrics"
+    assert all(line.startswith("wrote") for line in log[:4] + log[5:])
     for name in ("table1", "table2", "table3", "table4"):
         for ext in ("csv", "md", "tex"):
             assert (tmp_path / "tables" / f"{name}.{ext}").stat().st_size > 0
 
     tidy = pd.read_csv(tmp_path / "tables" / "table1.csv")
-    assert {"scenario", "method", "metric", "n", "mean", "std", "paper_mean", "paper_std"} <= set(
-        tidy.columns
-    )
-    assert pd.api.types.is_float_dtype(tidy["mean"])
+    numbers = ["n", "mean", "std", "ci_low", "ci_high", "paper_mean", "paper_std"]
+    assert {"scenario", "method", "metric", *numbers} <= set(tidy.columns)
+    assert all(pd.api.types.is_numeric_dtype(tidy[col]) for col in numbers)
     assert len(tidy) == 3 * 4 * 3
+    cell = tidy.set_index(["scenario", "method", "metric"]).loc[("ood", "guide", "dfid_real")]
+    assert (cell["ci_low"], cell["ci_high"]) == (1.0, 9.0)  # dfid_real 1, 4, 9: [min, max]
 
     markdown = (tmp_path / "tables" / "table1.md").read_text().splitlines()
     assert "n = 3 identities per cell" in markdown[0]
+    assert "95% percentile-bootstrap CI of the mean, 4000 resamples" in markdown[0]
+    assert "Setting: the embedded synthetic world (64 x 64 renders" in markdown[0]
+    assert "5 unlearning steps, FID over 50 samples" in markdown[0]
+    assert "No face found" not in markdown[0]
     assert "ID (identity similarity before vs after) lower is better" in markdown[0]
     assert "averaged over their draws" in markdown[0]
     assert "scenarios Random, InD, OOD" in markdown[0]
     header = [cell.strip() for cell in markdown[2].strip("|").split("|")]
-    assert header[:3] == ["Method", "Random ID", "Random ID (paper)"]
-    assert markdown[4].startswith("| Baseline | 0.20 ± 0.10 | 0.19 ± 0.09 |")
+    assert header[:4] == ["Method", "Random n", "Random ID", "Random ID (paper)"]
+    assert markdown[4].startswith("| Baseline | 3 | 0.20 ± 0.10 [0.10, 0.30] | 0.19 ± 0.09 |")
 
     table3 = (tmp_path / "tables" / "table3.md").read_text()
     # alpha15 is the 7th ood method (j = 6): ids 0.16, 0.26, 0.36
-    assert "| alpha_max = 15 | 0.2600 ± 0.1000 | 0.0878 ± 0.0375 |" in table3
+    assert "| alpha_max = 15 | 3 | 0.2600 ± 0.1000 [0.1600, 0.3600] | 0.0878 ± 0.0375 |" in table3
     assert "scenario OOD" in table3
 
     tex = (tmp_path / "tables" / "table4.tex").read_text()
@@ -208,7 +429,7 @@ def test_write_tables_writes_csv_markdown_and_latex(tmp_path):
 def test_comparison_methods_are_rows_without_paper_numbers(tmp_path):
     methods = [*METHODS, "cascaded", "feature", "encoder"]
     metrics = write_csv(make_metrics(methods), tmp_path / "all.csv")
-    report.write_tables(metrics, PAPER, methods, "ood", "mean", tmp_path / "tables")
+    report.write_tables(metrics, PAPER, methods, "ood", SETTING, BOOT, tmp_path / "tables")
     for name in ("table1", "table2"):
         markdown = (tmp_path / "tables" / f"{name}.md").read_text().splitlines()
         assert "no paper numbers" in markdown[0]
@@ -216,8 +437,8 @@ def test_comparison_methods_are_rows_without_paper_numbers(tmp_path):
         rows = {line.split("|")[1].strip(): line for line in markdown[4:]}
         for label in ("Cascaded GAN unlearning", "Feature unlearning", "Encoder unlearning (I2I)"):
             cells = [cell.strip() for cell in rows[label].strip("|").split("|")]
-            assert cells[1] and cells[2] == ""  # ours, then a blank paper cell
-        assert rows["+ L_global (GUIDE)"].split("|")[3].strip()  # GUIDE keeps its paper cell
+            assert cells[2] and cells[3] == ""  # n, ours, then a blank paper cell
+        assert rows["+ L_global (GUIDE)"].split("|")[4].strip()  # GUIDE keeps its paper cell
     tex = (tmp_path / "tables" / "table1.tex").read_text()
     assert "Cascaded GAN unlearning &" in tex
     table3 = (tmp_path / "tables" / "table3.md").read_text()
@@ -229,17 +450,20 @@ def test_comparison_methods_are_rows_without_paper_numbers(tmp_path):
 
 def test_sum_reduction_is_stated(tmp_path):
     metrics = write_csv(make_metrics(), tmp_path / "all.csv")
-    report.write_tables(metrics, PAPER, METHODS, "ood", "sum", tmp_path)
+    report.write_tables(
+        metrics, PAPER, METHODS, "ood", replace(SETTING, reduction="sum"), BOOT, tmp_path
+    )
     assert "summed over their draws (reference code)" in (tmp_path / "table2.md").read_text()
 
 
 def test_tables_without_runs_are_skipped(tmp_path):
     metrics = write_csv(make_metrics(ablations=[]), tmp_path / "all.csv")
-    log = report.write_tables(metrics, PAPER, METHODS, "ood", "mean", tmp_path)
+    log = report.write_tables(metrics, PAPER, METHODS, "ood", SETTING, BOOT, tmp_path)
     assert log[0].startswith("wrote")
-    assert log[2:] == [
+    assert log[2:5] == [
         "skipped table3: no runs for it in scenario ood",
         "skipped table4: no runs for it in scenario ood",
+        "skipped attacks: no attack columns in the metrics",
     ]
     assert not (tmp_path / "table3.csv").exists()
 
@@ -247,7 +471,7 @@ def test_tables_without_runs_are_skipped(tmp_path):
 def test_missing_table1_method_is_an_error_naming_it(tmp_path):
     metrics = write_csv(make_metrics(), tmp_path / "all.csv")
     with pytest.raises(ArtefactError, match=r"lacks method\(s\): cascaded \(random\)"):
-        report.write_tables(metrics, PAPER, METHODS + ["cascaded"], "ood", "mean", tmp_path)
+        report.write_tables(metrics, PAPER, METHODS + ["cascaded"], "ood", SETTING, BOOT, tmp_path)
 
 
 # --- figures ------------------------------------------------------------------------------
@@ -329,6 +553,11 @@ def test_missing_strip_is_an_error_naming_it(tmp_path):
 # --- command lines ------------------------------------------------------------------------
 
 
+def tables_args(metrics: Path) -> list[str]:
+    setting = json.dumps(asdict(SETTING), sort_keys=True)
+    return ["--metrics", str(metrics), "--paper", str(PAPER), "--setting", setting]
+
+
 def test_cli_tables_and_figures(tmp_path):
     frame = make_metrics()
     metrics = write_csv(frame, tmp_path / "all.csv")
@@ -336,10 +565,11 @@ def test_cli_tables_and_figures(tmp_path):
     runner = CliRunner()
     result = runner.invoke(
         load_cli("tables"),
-        ["--metrics", str(metrics), "--paper", str(PAPER), "--outdir", str(tmp_path / "t")],
+        [*tables_args(metrics), "--outdir", str(tmp_path / "t")],
     )
     assert result.exit_code == 0, result.output
     assert (tmp_path / "t" / "table4.tex").is_file()
+    assert (tmp_path / "t" / "claims.md").is_file()
     args = ["--metrics", str(metrics), "--evaluate-dir", str(evaluate), "--outdir"]
     result = runner.invoke(
         load_cli("figures"), [*args, str(tmp_path / "f"), "--max-identities", "2"]
@@ -352,7 +582,7 @@ def test_cli_metrics_missing_a_column_is_a_one_line_error(tmp_path):
     metrics = write_csv(make_metrics().drop(columns="fid_pre"), tmp_path / "all.csv")
     result = CliRunner().invoke(
         load_cli("tables"),
-        ["--metrics", str(metrics), "--paper", str(PAPER), "--outdir", str(tmp_path)],
+        [*tables_args(metrics), "--outdir", str(tmp_path)],
     )
     assert result.exit_code == 1
     assert result.output.strip() == f"Error: metrics file {metrics} lacks column(s): fid_pre"
@@ -362,11 +592,19 @@ def test_cli_rejects_empty_method_names(tmp_path):
     metrics = write_csv(make_metrics(), tmp_path / "all.csv")
     result = CliRunner().invoke(
         load_cli("tables"),
-        ["--metrics", str(metrics), "--paper", str(PAPER), "--outdir", str(tmp_path)]
-        + ["--methods", "baseline,,guide"],
+        [*tables_args(metrics), "--outdir", str(tmp_path)] + ["--methods", "baseline,,guide"],
     )
     assert result.exit_code == 1
     assert "method names must be non-empty" in result.output
+
+
+def test_cli_names_an_unknown_setting_key(tmp_path):
+    metrics = write_csv(make_metrics(), tmp_path / "all.csv")
+    setting = json.dumps(asdict(SETTING) | {"steps": 5})
+    args = ["--metrics", str(metrics), "--paper", str(PAPER), "--setting", setting]
+    result = CliRunner().invoke(load_cli("tables"), [*args, "--outdir", str(tmp_path)])
+    assert result.exit_code == 1
+    assert result.output.strip() == "Error: setting: unknown key(s) steps"
 
 
 def test_strip_path_follows_the_run_an_alias_shares(tmp_path):
@@ -394,7 +632,7 @@ def test_aggregate_lists_alias_rows_under_both_names(tmp_path):
         "fid_pre": 1.0,
         "fid_real": 2.0,
         "dfid_real": 0.5,
-    }
+    } | no_face()
     (tmp_path / "a.json").write_text(json.dumps(record))
     out = tmp_path / "all.csv"
     report.aggregate([str(tmp_path / "a.json")], {"alpha0": "baseline"}, str(out))
@@ -406,7 +644,7 @@ def test_aggregate_lists_alias_rows_under_both_names(tmp_path):
 
 
 def test_aggregate_keeps_the_second_evaluators_ids(tmp_path):
-    record = {key: 0.5 for key in report.VALUE_COLUMNS}
+    record = {key: 0.5 for key in report.VALUE_COLUMNS} | no_face()
     record |= {"scenario": "ood", "identity": "ood00", "method": "guide"}
     record |= {"id_second": 0.25, "id_others_second": 0.125, "unknown": 1.0}
     (tmp_path / "a.json").write_text(json.dumps(record))
@@ -455,7 +693,7 @@ def test_attack_columns_sort_by_attack_then_k_and_read_as_labels():
 
 def test_aggregate_joins_attacks_on_the_run_so_aliases_share_them(tmp_path):
     base = {"scenario": "ood", "identity": "ood00", "id_others": 0.6, "id_source_before": 0.8}
-    base.update(id_source_after=0.4, fid_pre=1.0, fid_real=2.0, dfid_real=0.5)
+    base.update(id_source_after=0.4, fid_pre=1.0, fid_real=2.0, dfid_real=0.5, **no_face())
     for method, value in (("baseline", 0.5), ("guide", 0.1)):
         (tmp_path / f"{method}.json").write_text(
             json.dumps({**base, "method": method, "id": value})
@@ -478,10 +716,10 @@ def test_aggregate_joins_attacks_on_the_run_so_aliases_share_them(tmp_path):
     assert math.isnan(table.loc["guide", "id_reinv_optim"])  # not attacked: blank
     # without attack records the CSV is as before
     report.aggregate(records, {}, str(out))
-    assert list(pd.read_csv(out).columns)[-1] == "dfid_real"
+    assert list(pd.read_csv(out).columns)[-1] == "views_others"
 
 
-def test_tables_gain_attack_columns_blank_where_not_attacked(tmp_path):
+def test_attacks_get_their_own_table_beside_the_unattacked_id(tmp_path):
     frame = make_metrics()
     attacked = frame["method"] == "guide"
     frame.loc[attacked, "id_reinv_optim"] = 0.5
@@ -489,28 +727,38 @@ def test_tables_gain_attack_columns_blank_where_not_attacked(tmp_path):
     frame.loc[attacked, "id_others_reinv_optim"] = 0.4
     frame.loc[attacked, "src_relearn_10"] = 0.2
     metrics = write_csv(frame, tmp_path / "all.csv")
-    report.write_tables(metrics, PAPER, METHODS, "ood", "mean", tmp_path)
-    table1 = (tmp_path / "table1.md").read_text().splitlines()
-    header = [cell.strip() for cell in table1[2].strip("|").split("|")]
-    assert header[:8] == [
+    report.write_tables(metrics, PAPER, METHODS, "ood", SETTING, BOOT, tmp_path)
+    # Tables 1-2 keep the paper's shape: no attack columns
+    for name in ("table1", "table2"):
+        lines = (tmp_path / f"{name}.md").read_text().splitlines()
+        assert "reinv" not in lines[2] and "relearn" not in lines[2]
+    assert set(pd.read_csv(tmp_path / "table1.csv")["metric"]) == {"id", "fid_pre", "dfid_real"}
+
+    attacks = (tmp_path / "attacks.md").read_text().splitlines()
+    header = [cell.strip() for cell in attacks[2].strip("|").split("|")]
+    assert header == [
+        "Scenario",
         "Method",
-        "Random ID",
-        "Random ID (paper)",
-        "Random FID_pre",
-        "Random FID_pre (paper)",
-        "Random dFID_real",
-        "Random dFID_real (paper)",
-        "Random ID reinv-opt",
+        "n",
+        "ID",
+        "ID reinv-opt",
+        "ID relearn-10",
+        "ID_others",
+        "ID_others reinv-opt",
     ]
-    assert header[8] == "Random ID relearn-10" and "Random ID relearn-10 (paper)" not in header
-    assert not any("src" in h or "ID_others" in h for h in header)
-    rows = {row.split("|")[1].strip(): row.split("|") for row in table1[4:]}
-    assert rows["+ L_global (GUIDE)"][8].strip() == "0.50 ± 0.00"
-    assert rows["Baseline"][8].strip() == ""
-    assert "Attack columns (blank: method not attacked)" in table1[0]
-    assert "cos(E(G_s(w_u)), E(G'(w')))" in table1[0]
-    table2 = (tmp_path / "table2.md").read_text().splitlines()
-    assert "ID_others reinv-opt" in table2[2] and "Attack columns" in table2[0]
-    assert "Attack columns" not in (tmp_path / "table3.md").read_text()
-    tidy = pd.read_csv(tmp_path / "table1.csv")
-    assert set(tidy["metric"]) == {"id", "fid_pre", "dfid_real", "id_reinv_optim", "id_relearn_10"}
+    rows = [[cell.strip() for cell in row.strip("|").split("|")] for row in attacks[4:]]
+    assert [row[:3] for row in rows] == [["Random", "+ L_global (GUIDE)", "3"]] + [
+        [scenario, "+ L_global (GUIDE)", "3"] for scenario in ("InD", "OOD")
+    ]  # only the attacked method, once per scenario
+    # guide (j = 3) in ood: ids 0.13, 0.23, 0.33; the attacks are constant, so CI = [c, c]
+    assert rows[2][3:6] == [
+        "0.23 ± 0.10 [0.13, 0.33]",
+        "0.50 ± 0.00 [0.50, 0.50]",
+        "0.60 ± 0.00 [0.60, 0.60]",
+    ]
+    assert rows[0][6] == ""  # no other images in Random
+    assert "cos(E(G_s(w_u)), E(G'(w')))" in attacks[0] and "Setting: the embedded" in attacks[0]
+    assert (tmp_path / "attacks.tex").read_text().count(r"\\") == 4
+    tidy = pd.read_csv(tmp_path / "attacks.csv")
+    assert {"n", "mean", "std", "ci_low", "ci_high"} <= set(tidy.columns)
+    assert "src_relearn_10" not in set(tidy["metric"])

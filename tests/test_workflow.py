@@ -99,7 +99,11 @@ def test_tiny_workflow_end_to_end(tmp_path):
     assert attack["settings"]["reinversion_kinds"] == ["encoder", "optimisation"]
     assert -1.0 <= attack["id_others_reinv_optim"] <= 1.0
     assert (tmp_path / "benchmarks" / "attack" / "ood" / "ood00" / "guide.tsv").is_file()
-    assert "ID relearn-3" in (results / "tables" / "table1.md").read_text()
+    assert "ID relearn-3" in (results / "tables" / "attacks.md").read_text()
+    assert "relearn" not in (results / "tables" / "table1.md").read_text()
+    claims = (results / "tables" / "claims.csv").read_text().splitlines()
+    assert claims[0].startswith("claim,statement,scenario,method,versus,metric,n,mean_diff")
+    assert len(claims) > 1 and all(",not resolved," in row for row in claims[1:])  # n = 1
     # cached: a second run has nothing to do
     again = snakemake("--cores", "2", "--configfile", str(TINY), "-n", cwd=tmp_path)
     assert "Nothing to be done" in again.stdout + again.stderr

@@ -9,6 +9,7 @@ from snakemake.utils import validate
 from idunlearn.identities import SCENARIOS, identity_names
 from idunlearn.methods import all_methods, canonical_names, settings_json
 from idunlearn.seeding import derive_seed
+from idunlearn.world.dataset import WorldSpec
 
 validate(config, "../schemas/config.schema.yaml")
 
@@ -126,13 +127,37 @@ def get_evaluate_extra(wildcards):
 
 
 def table_names():
-    """Tables 1-2 always (Table 2 with OOD identities), 3-4 when their ablations are on."""
+    """Tables 1-2 always (Table 2 with OOD identities), 3-4 when their ablations are on,
+    the attack table when methods are attacked (the claims table: rule tables)."""
     ablations = config.get("ablations", {})
     names = ["table1"]
     names += ["table2"] if config["identities"]["ood"] > 0 else []
     names += ["table3"] if ablations.get("alpha_max") else []
     names += ["table4"] if ablations.get("global") else []
+    attacked = attacked_methods()
+    names += ["attacks"] if any(CANONICAL[m] in attacked for m in TABLE_METHODS) else []
     return names
+
+
+def caption_setting():
+    """The setting the tables' captions name (sorted-key JSON): synthetic world or EG3D,
+    size, networks, steps, FID samples, loss reduction, EG3D's camera choices."""
+    setting = {
+        "generator": config["generator"],
+        "unlearn_steps": config["unlearn"]["steps"],
+        "fid_samples": config["evaluation"]["fid_samples"],
+        "reduction": config["loss"].get("reduction", "mean"),
+        "image_size": WorldSpec.image_size,
+    }
+    if not SYNTHETIC:
+        setting |= {
+            "image_size": config["real"]["resolution"],
+            "generator_file": config["assets"]["eg3d"]["file"],
+            "eval_identity": config["real"]["eval_identity"],
+            "second_identity": "facenet",
+            "eg3d": config.get("eg3d", {}),
+        }
+    return json.dumps(setting, sort_keys=True)
 
 
 def figure_names():

@@ -43,6 +43,12 @@ rule tables:
             for name in table_names()
             for ext in ("csv", "md", "tex")
         ],
+        claims_csv="results/tables/claims.csv",
+        claims=report(
+            "results/tables/claims.md",
+            category="Tables",
+            caption="../report/claims.rst",
+        ),
     log:
         "logs/tables.log",
     benchmark:
@@ -53,11 +59,14 @@ rule tables:
         script=script_path("tables"),
         methods=",".join(TABLE_METHODS),
         scenario=config.get("ablation_scenario", "ood"),
-        reduction=config["loss"].get("reduction", "mean"),
+        setting=caption_setting(),
+        resamples=config.get("report", {}).get("bootstrap_resamples", 2000),
+        seed=seed_for("tables"),
     shell:
         "python {params.script} --metrics {input.metrics} --paper {input.paper}"
         " --methods {params.methods} --ablation-scenario {params.scenario}"
-        " --reduction {params.reduction} --outdir results/tables > {log} 2>&1"
+        " --setting {params.setting:q} --bootstrap-resamples {params.resamples}"
+        " --bootstrap-seed {params.seed} --outdir results/tables > {log} 2>&1"
 
 
 rule figures:

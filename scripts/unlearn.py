@@ -4,7 +4,7 @@ import json
 
 import click
 
-from idunlearn.cli import seed_option, step, threads_option
+from idunlearn.cli import seeded, step, threads_option
 from idunlearn.unlearning import UnlearnSchedule, run_unlearn
 
 
@@ -50,8 +50,8 @@ from idunlearn.unlearning import UnlearnSchedule, run_unlearn
     help="inversion encoder file (encoder method only: the network it unlearns)",
 )
 @click.option("--out", type=click.Path(dir_okay=False), required=True)
-@seed_option
 @threads_option
+@seeded
 @step
 def main(
     generator,

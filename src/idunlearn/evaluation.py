@@ -20,6 +20,7 @@ from idunlearn.io import npz_keys, read_npz, write_json, write_npz
 from idunlearn.metrics import feature_statistics, frechet_distance, identity_similarity
 from idunlearn.targets import load_target
 from idunlearn.unlearning import (
+    UNLEARNED_KIND,
     load_unlearned,
     load_unlearned_encoder,
     system_latents,
@@ -30,6 +31,8 @@ from idunlearn.world.build import training_split
 
 Images = Callable[[torch.Tensor], torch.Tensor]
 YAW_FID_RANGE = float(np.pi / 12)  # FID cameras: yaw ~ U(-pi/12, pi/12), as in the paper
+NO_FACE_GROUPS = ("source", "others")  # the images whose renders are scored ...
+WHEN = ("before", "after")  # ... by G_s and by the unlearned system
 
 
 def fid_latents(
@@ -101,6 +104,24 @@ def fid_reference(
     }
 
 
+class FaceCount:
+    """One side of an ID comparison (source or others, before or after): the views it embeds
+    and those in which the evaluation detector found no face (`AlignedEmbedder.no_face`; an
+    embedder without a detector, as the synthetic world's, finds every face)."""
+
+    def __init__(self, embed: Images) -> None:
+        self.embed = embed
+        self.views = 0
+        self.no_face = 0
+
+    def __call__(self, images: torch.Tensor) -> torch.Tensor:
+        missed = getattr(self.embed, "no_face", 0)
+        embeddings = self.embed(images)
+        self.views += len(images)
+        self.no_face += getattr(self.embed, "no_face", 0) - missed
+        return embeddings
+
+
 def identity_metrics(
     g_s: GeneratorAdapter,
     g_u: GeneratorAdapter,
@@ -109,15 +130,38 @@ def identity_metrics(
     w_u_after: torch.Tensor,
     w_others_after: torch.Tensor,
     embed: Images,
-) -> dict[str, float]:
-    """ID and ID_others (NaN without other images) as one identity network sees them."""
-    result = {"id": float(identity_similarity(g_s, g_u, w_u[None], embed, w_u_after[None])[0])}
+) -> dict[str, float | int]:
+    """ID and ID_others (NaN without other images) as one identity network sees them, and per
+    side the views scored and those without a detected face (`views_*`, `no_face_*_*`)."""
+    sides = {(group, when): FaceCount(embed) for group in NO_FACE_GROUPS for when in WHEN}
+    source = sides["source", "before"], sides["source", "after"]
+    others = sides["others", "before"], sides["others", "after"]
+    sim = identity_similarity(g_s, g_u, w_u[None], source[0], w_u_after[None], source[1])
+    result: dict[str, float | int] = {"id": float(sim[0])}
     result["id_others"] = (
-        float(identity_similarity(g_s, g_u, w_others, embed, w_others_after).mean())
+        float(identity_similarity(g_s, g_u, w_others, others[0], w_others_after, others[1]).mean())
         if len(w_others)
         else float("nan")
     )
+    for (group, when), count in sides.items():
+        result[f"no_face_{group}_{when}"] = count.no_face
+        result[f"views_{group}"] = count.views
     return result
+
+
+def check_faces(metrics: dict[str, float | int], max_share: float, run: str) -> None:
+    """Fail where the detector missed the face in more than `max_share` of one side's views:
+    those views are scored on the fixed FFHQ box, and a generator that renders non-faces
+    would pass for one that forgot."""
+    for group in NO_FACE_GROUPS:
+        views = metrics[f"views_{group}"]
+        for when in WHEN:
+            missed = metrics[f"no_face_{group}_{when}"]
+            if views and missed > max_share * views:
+                raise ValueError(
+                    f"{run}: no face detected in {missed} of {views} {group} views {when}"
+                    f" unlearning (evaluation.max_no_face_share = {max_share})"
+                )
 
 
 def evaluate(
@@ -178,6 +222,19 @@ def run_fid_reference(
     write_npz(out, **stats)
 
 
+def run_setting(
+    g_s: GeneratorAdapter, unlearned_path: str, reference: dict[str, np.ndarray]
+) -> dict[str, object]:
+    """The `setting_*` keys of an evaluation record (None where a method has no such key)."""
+    meta = load_checkpoint(unlearned_path, UNLEARNED_KIND)["meta"]
+    setting = g_s.setting() | {
+        "steps": meta.get("steps"),
+        "reduction": meta.get("reduction"),
+        "fid_samples": int(reference["n"]),
+    }
+    return {f"setting_{key}": value for key, value in setting.items()}
+
+
 def run_evaluate(
     generator_path: str,
     unlearned_path: str,
@@ -193,11 +250,15 @@ def run_evaluate(
     encoder_path: str | None = None,
     second_identity_path: str | None = None,
     device: str = "cpu",
+    max_no_face_share: float = 1.0,
 ) -> None:
     """Metrics of one run as JSON, and a [source, target, before, after] strip as PNG.
 
     A second, independent evaluation network (real setting: facenet beside CurricularFace)
-    adds `id_second` and `id_others_second`.
+    adds `id_second` and `id_others_second`. The run fails when the evaluation detector
+    found no face in more than `max_no_face_share` of one side's views (`check_faces`).
+    `setting_*` keys name what a caption must say: the generator's rendering
+    (`GeneratorAdapter.setting`), the method's steps and loss reduction, the FID samples.
 
     The strip's target is the latent the method trained w_u towards (GUIDE: w_t; the
     comparison methods store theirs); `after` is G_u at the system's latent of the source.
@@ -212,6 +273,7 @@ def run_evaluate(
     w_t = (load_target(target_path) if w_t is None else w_t).to(dev)
     encoder = load_unlearned_encoder(encoder_path, unlearned_path, g_s, dev)
     w_u_system, w_others_system = system_latents(inv, encoder)
+    reference = read_npz(reference_path)
     metrics = evaluate(
         g_s,
         g_u,
@@ -221,7 +283,7 @@ def run_evaluate(
         inv["source_camera"],
         load_embedder(eval_identity_path, dev),
         load_features(features_path, dev),
-        read_npz(reference_path),
+        reference,
         batch,
         w_u_system,
         w_others_system,
@@ -236,8 +298,11 @@ def run_evaluate(
             w_others_system,
             load_embedder(second_identity_path, dev),
         )
-        metrics |= {f"{key}_second": value for key, value in second.items()}
-    write_json(out_json, {**labels, **metrics})
+        metrics |= {f"{key}_second": second[key] for key in ("id", "id_others")}
+    run = ", ".join(f"{key} {labels[key]}" for key in ("scenario", "identity", "method"))
+    check_faces(metrics, max_no_face_share, run)
+    setting = run_setting(g_s, unlearned_path, reference)
+    write_json(out_json, {**labels, **metrics, **setting})
     frontal = g_s.frontal_camera(1)
     with torch.no_grad():
         images = [

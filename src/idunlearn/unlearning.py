@@ -119,6 +119,7 @@ def run_unlearn(
         )
         state = g_u.trainable_state_dict()
         meta = {"method": method_name, "seed": seed, "steps": schedule.steps, "history": history}
+        meta["reduction"] = method.loss.reduction  # named by captions (paper: sum, as the code)
     else:
         state, meta = run_comparison(
             method,

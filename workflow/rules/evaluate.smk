@@ -54,6 +54,8 @@ rule evaluate:
         batch=config["evaluation"]["batch_size"],
         extra=lambda wc, input: file_flags(input, ("encoder", "second_identity")),
         device=DEVICE_FLAG,
+        max_no_face=config["evaluation"]["max_no_face_share"],
+        seed=lambda wc: seed_for("evaluate", wc.scenario, wc.identity),
     shell:
         "python {params.script} --generator {input.generator}"
         " --unlearned {input.unlearned} --inversion {input.inversion}"
@@ -62,4 +64,5 @@ rule evaluate:
         " --reference {input.reference} --batch-size {params.batch}"
         " --scenario {wildcards.scenario} --identity {wildcards.identity}"
         " --method {wildcards.method} --out-json {output.json} --out-png {output.png}"
+        " --max-no-face-share {params.max_no_face} --seed {params.seed}"
         " {params.extra} {params.device} --threads {threads} > {log} 2>&1"

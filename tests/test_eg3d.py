@@ -8,10 +8,12 @@ import math
 import pickle
 import sys
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
 
+from idunlearn.evaluation import evaluate, fid_reference
 from idunlearn.generators.eg3d import (
     CAMERA_RADIUS,
     EG3D_LOOK_AT,
@@ -25,6 +27,7 @@ from idunlearn.generators.eg3d import (
     rebuild_generator,
 )
 from idunlearn.losses import LossConfig
+from idunlearn.seeding import seed_everything
 from idunlearn.unlearning import UnlearnSchedule, unlearn
 
 from tiny import flat_embed, squared_perceptual
@@ -89,6 +92,7 @@ class StandInTriPlane(nn.Module):
         self.superresolution = nn.Conv2d(3, 3, 3, padding=1)
         self.neural_rendering_resolution = PLANE_RES
         self.rendering_kwargs = rendering_kwargs
+        self.depth_jitter = 0.0  # > 0: a stand-in for the renderer's random ray depths
 
     def mapping(self, z, c, truncation_psi=1, truncation_cutoff=None, update_emas=False):
         return self.backbone.mapping(z, c, truncation_psi, truncation_cutoff, update_emas)
@@ -96,6 +100,7 @@ class StandInTriPlane(nn.Module):
     def synthesis(self, ws, c, neural_rendering_resolution=None, update_emas=False, **kwargs):
         planes = self.backbone.synthesis(ws, update_emas=update_emas, **kwargs)
         raw = self.decoder(planes) + self.camera_head(c)[:, :, None, None]
+        raw = raw + self.depth_jitter * torch.rand_like(raw)
         up = nn.functional.interpolate(raw, size=self.img_resolution, mode="bilinear")
         return {"image": self.superresolution(up), "image_raw": raw, "image_depth": raw[:, :1]}
 
@@ -282,3 +287,46 @@ def test_load_eg3d_rebuilds_g_ema_in_train_mode(tmp_path, fake_eg3d_root):
     torch.testing.assert_close(adapter.w_avg, table[0])
     for name, value in pickled.state_dict().items():
         assert torch.equal(adapter.G.state_dict()[name], value), name
+
+
+def seeded_unlearn_and_evaluate(seed: int, before: int) -> tuple[dict, dict]:
+    """GUIDE's unlearning and the evaluation of its result on the stand-in with random noise
+    maps and depth jitter (both from torch's global RNG), after seeding as every job does;
+    `before` sets the global state that whatever ran earlier left."""
+    g_s = EG3DAdapter(standin(), noise_mode="random")
+    g_s.G.depth_jitter = 0.05
+    torch.manual_seed(before)
+    seed_everything(seed)
+    w_u = g_s.mapping(torch.randn(2, Z_DIM), g_s.frontal_camera(2)).detach()
+    config = LossConfig(adj_weight=1.0, global_weight=1.0, alpha_max=2.0)
+    schedule = UnlearnSchedule(steps=3, lr=1e-2)
+    g_u, _ = unlearn(
+        g_s, w_u[0], g_s.w_avg.clone(), squared_perceptual, flat_embed, config, schedule, 0, False
+    )
+    features = lambda images: images.mean(dim=(2, 3))  # noqa: E731
+    real = (np.zeros(3), np.eye(3))
+    reference = fid_reference(g_s, real, features, n=8, seed=1, batch=4)
+    source = g_s.synthesis(w_u[:1], g_s.frontal_camera(1))["image"][0].detach()
+    metrics = evaluate(
+        g_s,
+        g_u,
+        w_u[0],
+        w_u[1:],
+        source,
+        g_s.frontal_camera(1)[0],
+        flat_embed,
+        features,
+        reference,
+        batch=4,
+    )
+    return g_u.trainable_state_dict(), metrics
+
+
+def test_seeded_runs_repeat_bit_for_bit_despite_random_noise_and_depth_jitter():
+    state, metrics = seeded_unlearn_and_evaluate(5, before=98)
+    again_state, again = seeded_unlearn_and_evaluate(5, before=99)  # the job's seed decides
+    assert all(torch.equal(state[name], again_state[name]) for name in state)
+    assert metrics == again
+    other_state, other = seeded_unlearn_and_evaluate(6, before=98)
+    assert any(not torch.equal(state[name], other_state[name]) for name in state)
+    assert other["id"] != metrics["id"] and other["fid_pre"] != metrics["fid_pre"]

@@ -4,6 +4,7 @@ The real NVlabs code is checked by bench/eg3d_check.py (not in CI: it needs the
 fetched repository).
 """
 
+import hashlib
 import math
 import pickle
 import sys
@@ -13,6 +14,7 @@ import pytest
 import torch
 from torch import nn
 
+from idunlearn.backend import load_generator, write_spec
 from idunlearn.evaluation import evaluate, fid_reference
 from idunlearn.generators.eg3d import (
     CAMERA_RADIUS,
@@ -25,6 +27,7 @@ from idunlearn.generators.eg3d import (
     camera_labels,
     load_eg3d,
     rebuild_generator,
+    render_options,
 )
 from idunlearn.losses import LossConfig
 from idunlearn.seeding import seed_everything
@@ -330,3 +333,34 @@ def test_seeded_runs_repeat_bit_for_bit_despite_random_noise_and_depth_jitter():
     other_state, other = seeded_unlearn_and_evaluate(6, before=98)
     assert any(not torch.equal(state[name], other_state[name]) for name in state)
     assert other["id"] != metrics["id"] and other["fid_pre"] != metrics["fid_pre"]
+
+
+def test_the_focal_is_the_one_guide_computes_not_the_rounded_constant():
+    assert np.float32(REFERENCE_FOCAL) == np.float32(4.2633910)
+    assert np.float32(REFERENCE_FOCAL) != np.float32(4.26339)
+    assert EG3DAdapter(standin()).frontal_camera(1)[0, 16] == torch.tensor(4.2633910)
+    assert render_options()["focal"] == REFERENCE_FOCAL
+    with pytest.raises(ValueError, match="eg3d.look_at"):
+        render_options(look_at="origin")
+    with pytest.raises(ValueError, match="eg3d.focal"):
+        render_options(focal="rounded")
+
+
+def test_the_generator_spec_carries_how_eg3d_renders(tmp_path, fake_eg3d_root):
+    with open(tmp_path / "g.pkl", "wb") as f:
+        pickle.dump({"G_ema": standin()}, f)
+    sha = hashlib.sha256((tmp_path / "g.pkl").read_bytes()).hexdigest()
+    args = ("generator", "eg3d", str(tmp_path / "g.pkl"), sha, str(fake_eg3d_root))
+    render = {"look_at": "eg3d", "focal": 4.2647, "noise_mode": "const"}
+    write_spec(str(tmp_path / "given.json"), *args, render=render)
+    given = load_generator(str(tmp_path / "given.json"))
+    assert (given.look_at, given.focal, given.noise_mode) == (EG3D_LOOK_AT, 4.2647, "const")
+    assert given.setting() == {"image_size": IMAGE, **render}
+    write_spec(str(tmp_path / "default.json"), *args)  # a spec written before the keys existed
+    default = load_generator(str(tmp_path / "default.json")).setting()
+    assert default == {
+        "image_size": IMAGE,
+        "look_at": "reference",
+        "focal": REFERENCE_FOCAL,
+        "noise_mode": "random",
+    }

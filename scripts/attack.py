@@ -3,7 +3,7 @@
 import click
 
 from idunlearn.attacks import AttackConfig, AttackJob, run_attack
-from idunlearn.cli import device_option, seed_option, step, threads_option
+from idunlearn.cli import device_option, seeded, step, threads_option
 from idunlearn.inversion import InversionConfig
 
 FILE = click.Path(dir_okay=False)
@@ -59,9 +59,9 @@ def parse_ks(ctx, param, value):
 @click.option("--lpips-net", type=click.Choice(["alex", "vgg", "squeeze"]), default="alex")
 @click.option("--lpips-random/--lpips-pretrained", default=True, show_default=True)
 @click.option("--out", type=FILE, required=True)
-@seed_option
 @device_option
 @threads_option
+@seeded
 @step
 def main(
     generator,

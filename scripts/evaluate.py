@@ -2,7 +2,7 @@
 
 import click
 
-from idunlearn.cli import device_option, step, threads_option
+from idunlearn.cli import device_option, seeded, step, threads_option
 from idunlearn.evaluation import EvaluateJob, run_evaluate
 
 
@@ -34,6 +34,13 @@ from idunlearn.evaluation import EvaluateJob, run_evaluate
     help="a second, independent evaluation network (id_second, id_others_second)",
 )
 @click.option("--batch-size", type=click.IntRange(min=1), default=100, show_default=True)
+@click.option(
+    "--max-no-face-share",
+    type=click.FloatRange(0, 1),
+    default=0.5,
+    show_default=True,
+    help="fail when the detector finds no face in more of one side's views",
+)
 @click.option("--scenario", required=True)
 @click.option("--identity", required=True)
 @click.option("--method", required=True)
@@ -44,6 +51,7 @@ from idunlearn.evaluation import EvaluateJob, run_evaluate
 @click.option("--out-png", type=click.Path(dir_okay=False), required=True)
 @device_option
 @threads_option
+@seeded
 @step
 def main(
     generator,
@@ -56,6 +64,7 @@ def main(
     encoder,
     second_identity,
     batch_size,
+    max_no_face_share,
     scenario,
     identity,
     method,
@@ -83,6 +92,7 @@ def main(
             encoder=encoder,
             second_identity=second_identity,
             device=device,
+            max_no_face_share=max_no_face_share,
         )
     )
 

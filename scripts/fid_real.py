@@ -2,7 +2,7 @@
 
 import click
 
-from idunlearn.cli import device_option, step, threads_option
+from idunlearn.cli import device_option, seeded, step, threads_option
 from idunlearn.real import run_fid_real
 
 
@@ -15,6 +15,7 @@ from idunlearn.real import run_fid_real
 @click.option("--out", type=click.Path(dir_okay=False), required=True)
 @device_option
 @threads_option
+@seeded
 @step
 def main(index, features, count, resolution, batch_size, out, device):
     """The first --count images of the index, resized as generated images are."""

@@ -2,7 +2,7 @@
 
 import click
 
-from idunlearn.cli import device_option, seed_option, step, threads_option
+from idunlearn.cli import device_option, seeded, step, threads_option
 from idunlearn.evaluation import run_fid_reference
 
 
@@ -13,9 +13,9 @@ from idunlearn.evaluation import run_fid_reference
 @click.option("--samples", type=click.IntRange(min=10), default=1000, show_default=True)
 @click.option("--batch-size", type=click.IntRange(min=1), default=100, show_default=True)
 @click.option("--out", type=click.Path(dir_okay=False), required=True)
-@seed_option
 @device_option
 @threads_option
+@seeded
 @step
 def main(generator, features, dataset, samples, batch_size, out, seed, device):
     """The same z and cameras are regenerated from --seed by every evaluation."""

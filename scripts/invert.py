@@ -2,7 +2,7 @@
 
 import click
 
-from idunlearn.cli import device_option, step, threads_option
+from idunlearn.cli import device_option, seeded, step, threads_option
 from idunlearn.inversion import InversionConfig, run_invert
 
 
@@ -31,6 +31,7 @@ from idunlearn.inversion import InversionConfig, run_invert
 @click.option("--out", type=click.Path(dir_okay=False), required=True)
 @device_option
 @threads_option
+@seeded
 @step
 def main(
     identities,

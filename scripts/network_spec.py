@@ -6,6 +6,16 @@ from idunlearn.backend import NETWORK_FAMILIES, write_spec
 from idunlearn.cli import step
 
 
+def focal_value(_ctx: click.Context, _param: click.Parameter, value: str | None):
+    """`computed` (EG3D's FOV_to_intrinsics, as GUIDE) or a normalised focal length."""
+    if value is None or value == "computed":
+        return value
+    try:
+        return float(value)
+    except ValueError as err:
+        raise click.BadParameter(f"'computed' or a number, got {value!r}") from err
+
+
 @click.command()
 @click.option("--role", type=click.Choice(sorted(NETWORK_FAMILIES)), required=True)
 @click.option("--family", required=True, help="eg3d, goae, average, arcface, ...")
@@ -13,12 +23,17 @@ from idunlearn.cli import step
 @click.option("--sha256", help="the weights' configured SHA-256")
 @click.option("--code-root", type=click.Path(file_okay=False), help="code the weights need")
 @click.option("--w-avg", type=click.Path(dir_okay=False), help="w_avg file (EG3D)")
+@click.option("--look-at", type=click.Choice(["reference", "eg3d"]), help="generator: camera pivot")
+@click.option("--focal", callback=focal_value, help="generator: 'computed' or a number")
+@click.option("--noise-mode", type=click.Choice(["random", "const"]), help="generator: noise")
 @click.option("--out", type=click.Path(dir_okay=False), required=True)
 @step
-def main(role, family, weights, sha256, code_root, w_avg, out):
+def main(role, family, weights, sha256, code_root, w_avg, look_at, focal, noise_mode, out):
     """Every step loads the network through this file, so it is the one place that
-    says which weights, code and w_avg belong together."""
-    write_spec(out, role, family, weights, sha256, code_root, w_avg)
+    says which weights, code and w_avg belong together, and how a generator renders."""
+    given = {"look_at": look_at, "focal": focal, "noise_mode": noise_mode}
+    render = {key: value for key, value in given.items() if value is not None}
+    write_spec(out, role, family, weights, sha256, code_root, w_avg, render)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 
 import click
 
-from idunlearn.cli import schedule_options, seed_option, step, threads_option
+from idunlearn.cli import schedule_options, seeded, step, threads_option
 from idunlearn.training import Schedule
 from idunlearn.world.build import build_encoder
 
@@ -12,8 +12,8 @@ from idunlearn.world.build import build_encoder
 @click.option("--generator", type=click.Path(dir_okay=False), required=True)
 @click.option("--out", type=click.Path(dir_okay=False), required=True)
 @schedule_options
-@seed_option
 @threads_option
+@seeded
 @step
 def main(dataset, generator, out, steps, batch_size, lr, seed):
     """Regress known latents from dataset images and fresh generator samples."""

@@ -2,7 +2,7 @@
 
 import click
 
-from idunlearn.cli import schedule_options, seed_option, step, threads_option
+from idunlearn.cli import schedule_options, seeded, step, threads_option
 from idunlearn.training import Schedule
 from idunlearn.world.build import build_generator
 
@@ -18,8 +18,8 @@ from idunlearn.world.build import build_generator
     help="median ||w - w_avg||_F after training",
 )
 @schedule_options
-@seed_option
 @threads_option
+@seeded
 @step
 def main(dataset, out, w_norm, steps, batch_size, lr, seed):
     """Fit G(z, yaw) to the dataset's images from their known codes."""

@@ -2,7 +2,7 @@
 
 import click
 
-from idunlearn.cli import schedule_options, seed_option, step, threads_option
+from idunlearn.cli import schedule_options, seeded, step, threads_option
 from idunlearn.training import Schedule
 from idunlearn.world.build import IDENTITY_ROLES, build_identity
 
@@ -17,8 +17,8 @@ from idunlearn.world.build import IDENTITY_ROLES, build_identity
 )
 @click.option("--out", type=click.Path(dir_okay=False), required=True)
 @schedule_options
-@seed_option
 @threads_option
+@seeded
 @step
 def main(dataset, role, out, steps, batch_size, lr, seed):
     """Angular-margin training on the training identities' labels."""

@@ -2,7 +2,7 @@
 
 import click
 
-from idunlearn.cli import seed_option, step, threads_option
+from idunlearn.cli import seeded, step, threads_option
 from idunlearn.methods.base import Files
 from idunlearn.system import UnlearnJob, run_unlearn
 
@@ -51,8 +51,8 @@ FILE = click.Path(dir_okay=False)
     help="inversion encoder file (encoder method only: the network it unlearns)",
 )
 @click.option("--out", type=FILE, required=True)
-@seed_option
 @threads_option
+@seeded
 @step
 def main(
     generator,

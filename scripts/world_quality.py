@@ -2,7 +2,7 @@
 
 import click
 
-from idunlearn.cli import seed_option, step, threads_option
+from idunlearn.cli import seeded, step, threads_option
 from idunlearn.inversion import InversionConfig
 from idunlearn.world.quality import run_world_quality
 
@@ -22,8 +22,8 @@ from idunlearn.world.quality import run_world_quality
 @click.option("--samples", type=click.IntRange(min=10), default=1000, show_default=True)
 @click.option("--out-json", type=click.Path(dir_okay=False), required=True)
 @click.option("--out-png", type=click.Path(dir_okay=False), required=True)
-@seed_option
 @threads_option
+@seeded
 @step
 def main(
     dataset,

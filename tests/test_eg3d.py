@@ -4,14 +4,18 @@ The real NVlabs code is checked by bench/eg3d_check.py (not in CI: it needs the
 fetched repository).
 """
 
+import hashlib
 import math
 import pickle
 import sys
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
 
+from idunlearn.backend import load_generator, write_spec
+from idunlearn.evaluation import evaluate, fid_reference
 from idunlearn.generators.eg3d import (
     CAMERA_RADIUS,
     EG3D_LOOK_AT,
@@ -23,8 +27,10 @@ from idunlearn.generators.eg3d import (
     camera_labels,
     load_eg3d,
     rebuild_generator,
+    render_options,
 )
 from idunlearn.losses import LossConfig
+from idunlearn.seeding import seed_everything
 from idunlearn.unlearning import UnlearnSchedule, unlearn
 
 from tiny import flat_embed, squared_perceptual
@@ -89,6 +95,7 @@ class StandInTriPlane(nn.Module):
         self.superresolution = nn.Conv2d(3, 3, 3, padding=1)
         self.neural_rendering_resolution = PLANE_RES
         self.rendering_kwargs = rendering_kwargs
+        self.depth_jitter = 0.0  # > 0: a stand-in for the renderer's random ray depths
 
     def mapping(self, z, c, truncation_psi=1, truncation_cutoff=None, update_emas=False):
         return self.backbone.mapping(z, c, truncation_psi, truncation_cutoff, update_emas)
@@ -96,6 +103,7 @@ class StandInTriPlane(nn.Module):
     def synthesis(self, ws, c, neural_rendering_resolution=None, update_emas=False, **kwargs):
         planes = self.backbone.synthesis(ws, update_emas=update_emas, **kwargs)
         raw = self.decoder(planes) + self.camera_head(c)[:, :, None, None]
+        raw = raw + self.depth_jitter * torch.rand_like(raw)
         up = nn.functional.interpolate(raw, size=self.img_resolution, mode="bilinear")
         return {"image": self.superresolution(up), "image_raw": raw, "image_depth": raw[:, :1]}
 
@@ -340,4 +348,78 @@ def test_adapters_hook_after_the_synthesis_blocks_and_start_at_g_s():
         assert torch.equal(g_u.synthesis(ws, cameras)["image"], before["image"])
     assert set(g_u.trainable_names()) == {
         n for n, _ in g_u.adapters.named_parameters(prefix="adapters")
+    }
+
+
+def seeded_unlearn_and_evaluate(seed: int, before: int) -> tuple[dict, dict]:
+    """GUIDE's unlearning and the evaluation of its result on the stand-in with random noise
+    maps and depth jitter (both from torch's global RNG), after seeding as every job does;
+    `before` sets the global state that whatever ran earlier left."""
+    g_s = EG3DAdapter(standin(), noise_mode="random")
+    g_s.G.depth_jitter = 0.05
+    torch.manual_seed(before)
+    seed_everything(seed)
+    w_u = g_s.mapping(torch.randn(2, Z_DIM), g_s.frontal_camera(2)).detach()
+    config = LossConfig(adj_weight=1.0, global_weight=1.0, alpha_max=2.0)
+    schedule = UnlearnSchedule(steps=3, lr=1e-2)
+    g_u, _ = unlearn(
+        g_s, w_u[0], g_s.w_avg.clone(), squared_perceptual, flat_embed, config, schedule, 0, False
+    )
+    features = lambda images: images.mean(dim=(2, 3))  # noqa: E731
+    real = (np.zeros(3), np.eye(3))
+    reference = fid_reference(g_s, real, features, n=8, seed=1, batch=4)
+    source = g_s.synthesis(w_u[:1], g_s.frontal_camera(1))["image"][0].detach()
+    metrics = evaluate(
+        g_s,
+        g_u,
+        w_u[0],
+        w_u[1:],
+        source,
+        g_s.frontal_camera(1)[0],
+        flat_embed,
+        features,
+        reference,
+        batch=4,
+    )
+    return g_u.trainable_state_dict(), metrics
+
+
+def test_seeded_runs_repeat_bit_for_bit_despite_random_noise_and_depth_jitter():
+    state, metrics = seeded_unlearn_and_evaluate(5, before=98)
+    again_state, again = seeded_unlearn_and_evaluate(5, before=99)  # the job's seed decides
+    assert all(torch.equal(state[name], again_state[name]) for name in state)
+    assert metrics == again
+    other_state, other = seeded_unlearn_and_evaluate(6, before=98)
+    assert any(not torch.equal(state[name], other_state[name]) for name in state)
+    assert other["id"] != metrics["id"] and other["fid_pre"] != metrics["fid_pre"]
+
+
+def test_the_focal_is_the_one_guide_computes_not_the_rounded_constant():
+    assert np.float32(REFERENCE_FOCAL) == np.float32(4.2633910)
+    assert np.float32(REFERENCE_FOCAL) != np.float32(4.26339)
+    assert EG3DAdapter(standin()).frontal_camera(1)[0, 16] == torch.tensor(4.2633910)
+    assert render_options()["focal"] == REFERENCE_FOCAL
+    with pytest.raises(ValueError, match="eg3d.look_at"):
+        render_options(look_at="origin")
+    with pytest.raises(ValueError, match="eg3d.focal"):
+        render_options(focal="rounded")
+
+
+def test_the_generator_spec_carries_how_eg3d_renders(tmp_path, fake_eg3d_root):
+    with open(tmp_path / "g.pkl", "wb") as f:
+        pickle.dump({"G_ema": standin()}, f)
+    sha = hashlib.sha256((tmp_path / "g.pkl").read_bytes()).hexdigest()
+    args = ("generator", "eg3d", str(tmp_path / "g.pkl"), sha, str(fake_eg3d_root))
+    render = {"look_at": "eg3d", "focal": 4.2647, "noise_mode": "const"}
+    write_spec(str(tmp_path / "given.json"), *args, render=render)
+    given = load_generator(str(tmp_path / "given.json"))
+    assert (given.look_at, given.focal, given.noise_mode) == (EG3D_LOOK_AT, 4.2647, "const")
+    assert given.setting() == {"image_size": IMAGE, **render}
+    write_spec(str(tmp_path / "default.json"), *args)  # a spec written before the keys existed
+    default = load_generator(str(tmp_path / "default.json")).setting()
+    assert default == {
+        "image_size": IMAGE,
+        "look_at": "reference",
+        "focal": REFERENCE_FOCAL,
+        "noise_mode": "random",
     }

@@ -25,6 +25,7 @@ from idunlearn.faces import (
     eg3d_box,
     ffhq_quad,
     make_detector,
+    make_eval_detector,
     quad_matrix,
     resize_aligned,
     similarity_transform,
@@ -189,3 +190,13 @@ def test_cli_aligns_a_directory_and_fails_in_one_line_without_a_face(tmp_path, a
     )
     assert result.exit_code == 0, result.output
     assert size_of(out / "grey.png") == (64, 64)
+
+
+def test_the_evaluation_detector_has_the_settings_of_guides_id_metric(astronaut):
+    pytest.importorskip("facenet_pytorch")
+    detector = make_eval_detector()
+    assert detector.thresholds == [0.15, 0.25, 0.35]
+    assert (detector.min_face_size, detector.factor) == (20, 0.707)
+    assert make_detector().thresholds == [0.6, 0.7, 0.8]  # photos keep the strict ones
+    (face,) = detect_faces(detector, np.asarray(astronaut)[None])
+    assert face is not None

@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 import yaml
 from snakemake.exceptions import WorkflowError
-from snakemake.utils import validate
+from snakemake.utils import update_config, validate
 
 ROOT = Path(__file__).resolve().parents[1]
 PAPER = ROOT / "config" / "paper.yaml"
+EQUATIONS = ROOT / "config" / "paper_equations.yaml"
 SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
 
 
@@ -41,9 +42,39 @@ def test_paper_config_is_valid_and_has_the_papers_settings():
     assert config["lpips"] == {"net": "vgg", "random_backbone": False}
 
 
+def test_paper_config_runs_the_reference_code_and_the_equations_are_one_file_away():
+    config = paper()
+    assert config["loss"]["reduction"] == "sum"
+    assert config["eg3d"] == {"look_at": "reference", "focal": "computed", "noise_mode": "random"}
+    equations = copy.deepcopy(config)
+    update_config(equations, yaml.safe_load(EQUATIONS.read_text()))  # as a second --configfile
+    validate(equations, str(SCHEMA))
+    assert equations["loss"]["reduction"] == "mean" and equations["eg3d"]["look_at"] == "eg3d"
+    assert equations["loss"]["d"] == 30 and equations["eg3d"]["noise_mode"] == "random"
+
+
+@pytest.mark.parametrize(
+    ("configs", "flags"),
+    [
+        ((PAPER,), "--look-at reference --focal computed --noise-mode random"),
+        ((PAPER, EQUATIONS), "--look-at eg3d --focal computed --noise-mode random"),
+    ],
+)
+def test_the_generator_spec_gets_the_eg3d_keys(tmp_path, configs, flags):
+    spec = "results/networks/generator.json"
+    result = snakemake(spec, "-n", "-p", "--configfile", *map(str, configs), cwd=tmp_path)
+    out = result.stdout + result.stderr
+    assert result.returncode == 0, out
+    assert f"--role generator --family eg3d --code-root resources/code/eg3d {flags}" in out
+
+
 @pytest.mark.parametrize(
     ("change", "named"),
     [
+        (lambda c: c["eg3d"].update(look_at="origin"), "origin"),
+        (lambda c: c["eg3d"].update(focal="rounded"), "rounded"),
+        (lambda c: c["evaluation"].update(max_no_face_share=1.5), "1.5"),
+        (lambda c: c.update(deterministic="yes"), "yes"),
         (lambda c: c.pop("assets"), "assets"),
         (lambda c: c["assets"]["eg3d"].update(sha256="abc"), "abc"),
         (lambda c: c["assets"]["eg3d"].pop("url"), "url"),

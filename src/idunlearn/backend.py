@@ -77,14 +77,18 @@ def write_spec(
     sha256: str | None,
     code_root: str | None = None,
     w_avg: str | None = None,
+    render: dict[str, object] | None = None,
 ) -> None:
-    """Record which files make up a real network, after checking the weights' hash."""
+    """Record which files make up a real network, after checking the weights' hash; a
+    generator's spec also holds how it renders (config `eg3d`: look_at, focal, noise_mode)."""
     if family not in NETWORK_FAMILIES[role]:
         raise ValueError(f"family {family!r} is not a {role} ({', '.join(NETWORK_FAMILIES[role])})")
     if weights:
         check_file(weights, sha256)
     spec = {"family": family, "weights": weights, "sha256": sha256}
     spec |= {"code_root": code_root, "w_avg": w_avg}
+    if render:
+        spec["render"] = render
     write_json(out, spec)
 
 
@@ -94,9 +98,10 @@ def load_generator(path: str, device: Device = "cpu") -> GeneratorAdapter:
     if is_spec(path):
         spec = read_spec(path, "generator")
         check_file(spec["weights"], spec["sha256"])  # the pickle runs code: verify first
-        from idunlearn.generators.eg3d import load_eg3d
+        from idunlearn.generators.eg3d import load_eg3d, render_options
 
-        generator = load_eg3d(spec["weights"], spec["code_root"], spec.get("w_avg"))
+        options = render_options(**spec.get("render", {}))
+        generator = load_eg3d(spec["weights"], spec["code_root"], spec.get("w_avg"), **options)
     else:
         generator = load_synthetic_generator(path)
     generator.requires_grad_(False)
@@ -119,10 +124,10 @@ def load_embedder(path: str, device: Device = "cpu") -> Images:
     if spec["family"] == "arcface":  # IR-SE50, the loss network
         backbone = load_backbone(spec["weights"], 50, "ir_se")
         return recognition.arcface_loss_embedder(backbone).to(device)
-    from idunlearn.faces import make_detector  # CurricularFace sees MTCNN-aligned crops
+    from idunlearn.faces import make_eval_detector  # CurricularFace sees MTCNN-aligned crops
 
     backbone = load_backbone(spec["weights"], 100, "ir").to(device)
-    return recognition.curricularface_embedder(backbone, make_detector(device))
+    return recognition.curricularface_embedder(backbone, make_eval_detector(device))
 
 
 def load_encoder_network(path: str, device: Device = "cpu") -> torch.nn.Module:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -42,6 +43,29 @@ device_option = click.option(
     help="torch device of the networks (auto: CUDA where visible); results are saved on the CPU",
 )
 seed_option = click.option("--seed", type=int, required=True, help="seed of every random draw")
+deterministic_option = click.option(
+    "--deterministic/--nondeterministic",
+    default=False,
+    show_default=True,
+    help="GPU: deterministic algorithms only (config `deterministic`); CPU runs repeat anyway",
+)
+
+
+def seeded(func: Callable[..., Any]) -> Callable[..., Any]:
+    """--seed and --deterministic of a torch step: the global generators are seeded from the
+    job's seed before the step builds anything (`seeding.seed_everything`). The step gets
+    the seed too if it takes one."""
+    takes_seed = "seed" in inspect.signature(func).parameters
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from idunlearn.seeding import seed_everything
+
+        seed = kwargs["seed"] if takes_seed else kwargs.pop("seed")
+        seed_everything(seed, kwargs.pop("deterministic"))
+        return func(*args, **kwargs)
+
+    return seed_option(deterministic_option(wrapper))
 
 
 def schedule_options(func: Callable[..., Any]) -> Callable[..., Any]:

@@ -24,6 +24,8 @@ from idunlearn.world.build import training_split
 
 Images = Callable[[torch.Tensor], torch.Tensor]
 YAW_FID_RANGE = float(np.pi / 12)  # FID cameras: yaw ~ U(-pi/12, pi/12), as in the paper
+NO_FACE_GROUPS = ("source", "others")  # the images whose renders are scored ...
+WHEN = ("before", "after")  # ... by G_s and by the unlearned system
 
 
 def fid_latents(
@@ -95,6 +97,24 @@ def fid_reference(
     }
 
 
+class FaceCount:
+    """One side of an ID comparison (source or others, before or after): the views it embeds
+    and those in which the evaluation detector found no face (`AlignedEmbedder.no_face`; an
+    embedder without a detector, as the synthetic world's, finds every face)."""
+
+    def __init__(self, embed: Images) -> None:
+        self.embed = embed
+        self.views = 0
+        self.no_face = 0
+
+    def __call__(self, images: torch.Tensor) -> torch.Tensor:
+        missed = getattr(self.embed, "no_face", 0)
+        embeddings = self.embed(images)
+        self.views += len(images)
+        self.no_face += getattr(self.embed, "no_face", 0) - missed
+        return embeddings
+
+
 def identity_metrics(
     g_s: GeneratorAdapter,
     g_u: GeneratorAdapter,
@@ -103,15 +123,38 @@ def identity_metrics(
     w_u_after: torch.Tensor,
     w_others_after: torch.Tensor,
     embed: Images,
-) -> dict[str, float]:
-    """ID and ID_others (NaN without other images) as one identity network sees them."""
-    result = {"id": float(identity_similarity(g_s, g_u, w_u[None], embed, w_u_after[None])[0])}
+) -> dict[str, float | int]:
+    """ID and ID_others (NaN without other images) as one identity network sees them, and per
+    side the views scored and those without a detected face (`views_*`, `no_face_*_*`)."""
+    sides = {(group, when): FaceCount(embed) for group in NO_FACE_GROUPS for when in WHEN}
+    source = sides["source", "before"], sides["source", "after"]
+    others = sides["others", "before"], sides["others", "after"]
+    sim = identity_similarity(g_s, g_u, w_u[None], source[0], w_u_after[None], source[1])
+    result: dict[str, float | int] = {"id": float(sim[0])}
     result["id_others"] = (
-        float(identity_similarity(g_s, g_u, w_others, embed, w_others_after).mean())
+        float(identity_similarity(g_s, g_u, w_others, others[0], w_others_after, others[1]).mean())
         if len(w_others)
         else float("nan")
     )
+    for (group, when), count in sides.items():
+        result[f"no_face_{group}_{when}"] = count.no_face
+        result[f"views_{group}"] = count.views
     return result
+
+
+def check_faces(metrics: dict[str, float | int], max_share: float, run: str) -> None:
+    """Fail where the detector missed the face in more than `max_share` of one side's views:
+    those views are scored on the fixed FFHQ box, and a generator that renders non-faces
+    would pass for one that forgot."""
+    for group in NO_FACE_GROUPS:
+        views = metrics[f"views_{group}"]
+        for when in WHEN:
+            missed = metrics[f"no_face_{group}_{when}"]
+            if views and missed > max_share * views:
+                raise ValueError(
+                    f"{run}: no face detected in {missed} of {views} {group} views {when}"
+                    f" unlearning (evaluation.max_no_face_share = {max_share})"
+                )
 
 
 def evaluate(
@@ -172,6 +215,18 @@ def run_fid_reference(
     write_npz(out, **stats)
 
 
+def run_setting(
+    g_s: GeneratorAdapter, meta: dict[str, object], reference: dict[str, np.ndarray]
+) -> dict[str, object]:
+    """The `setting_*` keys of an evaluation record (None where a method has no such key)."""
+    setting = g_s.setting() | {
+        "steps": meta.get("steps"),
+        "reduction": meta.get("reduction"),
+        "fid_samples": int(reference["n"]),
+    }
+    return {f"setting_{key}": value for key, value in setting.items()}
+
+
 @dataclass(frozen=True)
 class EvaluateJob:
     """One evaluate job: the unlearned file of a method (name and settings_json) on one
@@ -193,6 +248,7 @@ class EvaluateJob:
     encoder: str | None = None  # the inversion encoder (the encoder method's system)
     second_identity: str | None = None
     device: str = "cpu"
+    max_no_face_share: float = 1.0  # fail above this share of no-face views (`check_faces`)
 
 
 def run_evaluate(job: EvaluateJob) -> None:
@@ -202,6 +258,10 @@ def run_evaluate(job: EvaluateJob) -> None:
     G_u at the stored inversions for the methods that change the generator, G_s(E_s(x))
     vs G_s(E_u(x)) for the encoder method. A second, independent evaluation network (real
     setting: facenet beside CurricularFace) adds `id_second` and `id_others_second`.
+    The run fails when the evaluation detector found no face in more than
+    `max_no_face_share` of one side's views (`check_faces`). `setting_*` keys name what a
+    caption must say: the generator's rendering (`GeneratorAdapter.setting`), the
+    method's steps and loss reduction, the FID samples.
     The strip's target is the latent the method trained w_u towards (GUIDE: w_t).
     Every network and the inversion's tensors are on `device`.
     """
@@ -213,6 +273,7 @@ def run_evaluate(job: EvaluateJob) -> None:
     inv = load_inversion(job.inversion, dev)
     w_t = (load_target(job.target) if loaded.target is None else loaded.target).to(dev)
     latents = loaded.latents(inv)
+    reference = read_npz(job.reference)
     metrics = evaluate(
         g_s,
         g_u,
@@ -222,7 +283,7 @@ def run_evaluate(job: EvaluateJob) -> None:
         inv["source_camera"],
         load_embedder(job.eval_identity, dev),
         load_features(job.features, dev),
-        read_npz(job.reference),
+        reference,
         job.batch,
         latents.source_after,
         latents.others_after,
@@ -237,8 +298,11 @@ def run_evaluate(job: EvaluateJob) -> None:
             latents.others_after,
             load_embedder(job.second_identity, dev),
         )
-        metrics |= {f"{key}_second": value for key, value in second.items()}
-    write_json(job.out_json, {**job.labels, **metrics})
+        metrics |= {f"{key}_second": second[key] for key in ("id", "id_others")}
+    run = ", ".join(f"{key} {job.labels[key]}" for key in ("scenario", "identity", "method"))
+    check_faces(metrics, job.max_no_face_share, run)
+    setting = run_setting(g_s, loaded.meta, reference)
+    write_json(job.out_json, {**job.labels, **metrics, **setting})
     frontal = g_s.frontal_camera(1)
     with torch.no_grad():
         images = [

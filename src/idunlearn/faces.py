@@ -62,12 +62,35 @@ class FaceNotFoundError(ValueError):
     """MTCNN found no face in an image that must contain one."""
 
 
+# GUIDE's ID metric (id_sim.py via guide/mtcnn, TreB1eN's MTCNN): lenient stage thresholds,
+# min face 20, pyramid factor 0.707; facenet-pytorch's NMS (0.5 per scale, then 0.7, 0.7 and
+# 0.7 'Min') equals that code's nms_thresholds [0.7, 0.7, 0.7].
+EVAL_THRESHOLDS = (0.15, 0.25, 0.35)
+EVAL_MIN_FACE = 20
+EVAL_FACTOR = 0.707
+
+
 def make_detector(device: str | torch.device = "cpu") -> MTCNN:
-    """MTCNN with the stage thresholds of the pSp/GUIDE evaluation (0.6, 0.7, 0.8); the most
-    probable face is listed first."""
+    """MTCNN for photos that must hold a face (alignment of in-the-wild images): strict stage
+    thresholds (0.6, 0.7, 0.8), so that no false face is aligned; the most probable face is
+    listed first."""
     from facenet_pytorch import MTCNN
 
     return MTCNN(thresholds=[0.6, 0.7, 0.8], select_largest=False, device=device).eval()
+
+
+def make_eval_detector(device: str | torch.device = "cpu") -> MTCNN:
+    """MTCNN with the settings of GUIDE's ID metric, so that the evaluation finds (and misses)
+    the faces the reference evaluation does; the most probable face is listed first."""
+    from facenet_pytorch import MTCNN
+
+    return MTCNN(
+        thresholds=list(EVAL_THRESHOLDS),
+        min_face_size=EVAL_MIN_FACE,
+        factor=EVAL_FACTOR,
+        select_largest=False,
+        device=device,
+    ).eval()
 
 
 class Face(NamedTuple):

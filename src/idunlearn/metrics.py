@@ -41,16 +41,19 @@ def identity_similarity(
     ws: torch.Tensor,  # [B, num_ws, w_dim]
     embed: Callable[[torch.Tensor], torch.Tensor],
     ws_after: torch.Tensor | None = None,  # G_u's latents, if not `ws` (encoder unlearning)
+    embed_after: Callable[[torch.Tensor], torch.Tensor] | None = None,  # G_u's side, if not `embed`
 ) -> torch.Tensor:
     """Per latent, mean over the evaluation views of cos(E(G_s(w, v)), E(G_u(w', v))): [B],
-    w' = w unless `ws_after` gives the unlearned system's own latents of the same images."""
+    w' = w unless `ws_after` gives the unlearned system's own latents of the same images.
+    `embed_after` (the same network) lets a caller count what each side's renders gave."""
     ws_after = ws if ws_after is None else ws_after
+    embed_after = embed if embed_after is None else embed_after
     views = g_s.eval_cameras()
     per_view = []
     for camera in views:
         cam = camera[None].expand(len(ws), -1)
         before = embed(g_s.synthesis(ws, cam)["image"])
-        after = embed(g_u.synthesis(ws_after, cam)["image"])
+        after = embed_after(g_u.synthesis(ws_after, cam)["image"])
         per_view.append(cosine(before, after))
     return torch.stack(per_view).mean(0)
 

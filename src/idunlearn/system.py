@@ -72,6 +72,7 @@ class Unlearned:
     method: Method
     system: System
     target: torch.Tensor | None
+    meta: dict[str, Any]  # what the unlearn job recorded (steps, reduction, history, ...)
 
     def latents(self, inversion: dict[str, torch.Tensor]) -> Latents:
         """The system's latents of the identity's images before and after unlearning."""
@@ -94,7 +95,7 @@ def load_system(
     g_s = load_generator(generator, dev)
     payload = load_checkpoint(unlearned, UNLEARNED_KIND)
     system = module(m.kind).system(g_s, payload["state_dict"], m.options, encoder, dev)
-    return Unlearned(m, system, payload["meta"].get("target_latent"))
+    return Unlearned(m, system, payload["meta"].get("target_latent"), payload["meta"])
 
 
 def load_inversion(path: str, device: torch.device) -> dict[str, torch.Tensor]:

@@ -29,8 +29,12 @@ METHODS = all_methods(config)
 CANONICAL = canonical_names(config)
 TABLE_METHODS = list(config["methods"])
 ABLATION_METHODS = [name for name in METHODS if name not in config["methods"]]
-# every torch step runs where unlearning does (unlearn.device: cpu | cuda | auto)
-DEVICE_FLAG = "--device {}".format(config["unlearn"]["device"])
+# every torch step runs where unlearning does (unlearn.device: cpu | cuda | auto), with the
+# GPU's deterministic switches or not (deterministic)
+DEVICE_FLAG = "--device {} {}".format(
+    config["unlearn"]["device"],
+    "--deterministic" if config["deterministic"] else "--nondeterministic",
+)
 LPIPS_FLAGS = "--lpips-net {} {}".format(
     config["lpips"]["net"],
     "--lpips-random" if config["lpips"]["random_backbone"] else "--lpips-pretrained",
@@ -318,6 +322,10 @@ def network_spec_flags(wildcards):
         flags += f" --sha256 {config['assets'][weights]['sha256']}"
     if code:
         flags += f" --code-root {code_dir(code)}"  # the adapters know their repository's layout
+    if role == "generator":
+        # how EG3D renders: kept in its spec, so that every step renders alike
+        e = config["eg3d"]
+        flags += f" --look-at {e['look_at']} --focal {e['focal']} --noise-mode {e['noise_mode']}"
     return flags
 
 

@@ -55,6 +55,8 @@ rule evaluate:
         batch=config["evaluation"]["batch_size"],
         extra=lambda wc, input: file_flags(input, ("encoder", "second_identity")),
         device=DEVICE_FLAG,
+        max_no_face=config["evaluation"]["max_no_face_share"],
+        seed=lambda wc: seed_for("evaluate", wc.scenario, wc.identity),
     shell:
         "python {params.script} --generator {input.generator}"
         " --unlearned {input.unlearned} --inversion {input.inversion}"
@@ -62,5 +64,7 @@ rule evaluate:
         " --eval-identity {input.eval_identity} --features {input.features}"
         " --reference {input.reference} --batch-size {params.batch}"
         " --scenario {wildcards.scenario} --identity {wildcards.identity}"
-        " --method {wildcards.method} --settings {params.settings} --out-json {output.json} --out-png {output.png}"
+        " --method {wildcards.method} --settings {params.settings}"
+        " --out-json {output.json} --out-png {output.png}"
+        " --max-no-face-share {params.max_no_face} --seed {params.seed}"
         " {params.extra} {params.device} --threads {threads} > {log} 2>&1"

@@ -22,10 +22,11 @@ rule invert:
         device=DEVICE_FLAG,
         inv=config["inversion"],
         dataset=lambda wc, input: file_flags(input, ("dataset",)),
+        seed=lambda wc: seed_for("invert", wc.scenario, wc.identity),
     shell:
         "python {params.script} --identities {input.identities} {params.dataset}"
         " --generator {input.generator} --encoder {input.encoder}"
         " --scenario {wildcards.scenario} --identity {wildcards.identity}"
         " --method {params.inv[method]} --steps {params.inv[steps]} --lr {params.inv[lr]}"
         " --lpips-weight {params.inv[lpips_weight]} {params.lpips} --out {output}"
-        " {params.device} --threads {threads} > {log} 2>&1"
+        " --seed {params.seed} {params.device} --threads {threads} > {log} 2>&1"

@@ -119,8 +119,9 @@ rule fid_real:
         real=config["real"],
         batch=config["evaluation"]["batch_size"],
         device=DEVICE_FLAG,
+        seed=seed_for("fid_real"),
     shell:
         "python {params.script} --index {input.index} --features {input.features}"
         " --count {params.real[fid_real_images]} --resolution {params.real[resolution]}"
-        " --batch-size {params.batch} --out {output}"
+        " --batch-size {params.batch} --out {output} --seed {params.seed}"
         " {params.device} --threads {threads} > {log} 2>&1"

@@ -63,6 +63,11 @@ class GeneratorAdapter(nn.Module, abc.ABC):
         output: a feature map, or the first item of a tuple)."""
         raise NotImplementedError(f"{type(self).__name__} has no adapter stages")
 
+    def setting(self) -> dict[str, object]:
+        """What a caption must name about how this generator renders (EG3D adds its camera
+        pivot, focal and noise mode)."""
+        return {"image_size": self.image_size}
+
     def trainable_parameters(self) -> list[nn.Parameter]:
         wanted = set(self.trainable_names())
         return [p for name, p in self.named_parameters() if name in wanted]

@@ -25,9 +25,11 @@ from torch import nn
 from idunlearn.generators.base import GeneratorAdapter
 
 CAMERA_RADIUS = 2.7
-# EG3D's FOV_to_intrinsics(18.837): 1 / (tan(fov / 2) * sqrt(2)) with pi and sqrt(2) rounded
-# to 3.14159 and 1.414 there; 4.26339 is the value every reference script feeds the network.
-REFERENCE_FOCAL = 4.26339
+# EG3D's FOV_to_intrinsics(18.837), as every GUIDE script computes it: 1 / (tan(fov / 2) *
+# sqrt(2)) with pi and sqrt(2) rounded to 3.14159 and 1.414 there (4.2633910 as float32; the
+# rounded 4.26339 is another float32).
+REFERENCE_FOV = 18.837
+REFERENCE_FOCAL = 1 / (math.tan(REFERENCE_FOV * 3.14159 / 360) * 1.414)
 FRONTAL_YAW = FRONTAL_PITCH = math.pi / 2
 TRAIN_PITCH = math.pi / 2 - 0.2  # GUIDE's angle_p = -0.2 around the frontal pitch
 YAW_RANGE = math.pi / 12  # GUIDE's angle_y_abs: training yaw noise and the eval sweep
@@ -36,6 +38,8 @@ NUM_EVAL_VIEWS = 11
 # EG3D's own pivot for FFHQ is avg_camera_pivot = [0, 0, 0.2].
 REFERENCE_LOOK_AT = (0.0, 0.0, 0.0)
 EG3D_LOOK_AT = (0.0, 0.0, 0.2)
+LOOK_AT = {"reference": REFERENCE_LOOK_AT, "eg3d": EG3D_LOOK_AT}  # config eg3d.look_at
+NOISE_MODES = ("random", "const")  # config eg3d.noise_mode
 TRAINED_PREFIX = "backbone.synthesis"  # GUIDE: `if "backbone.synthesis" in name`
 
 
@@ -118,6 +122,8 @@ class EG3DAdapter(GeneratorAdapter):
         focal: float = REFERENCE_FOCAL,
     ) -> None:
         super().__init__()
+        if noise_mode not in NOISE_MODES:
+            raise ValueError(f"noise_mode must be one of {NOISE_MODES}, got {noise_mode!r}")
         self.G = generator
         self.z_dim = int(generator.z_dim)
         self.w_dim = int(generator.w_dim)
@@ -142,6 +148,16 @@ class EG3DAdapter(GeneratorAdapter):
         return labels.to(self.device)
 
     # -- GeneratorAdapter ---------------------------------------------------------------------
+    def setting(self) -> dict[str, object]:
+        """The config names of the pivot (or its coordinates), the focal and the noise mode."""
+        pivots = {pivot: name for name, pivot in LOOK_AT.items()}
+        look_at = pivots.get(self.look_at, str(list(self.look_at)))
+        return super().setting() | {
+            "look_at": look_at,
+            "focal": self.focal,
+            "noise_mode": self.noise_mode,
+        }
+
     def mapping(self, z: torch.Tensor, camera: torch.Tensor) -> torch.Tensor:
         """Inputs move to the generator's device: the unlearning loop draws z on a
         seeded CPU generator."""
@@ -229,12 +245,26 @@ def import_from(code_dir: Path, module_name: str):
     return module
 
 
+def render_options(
+    look_at: str = "reference", focal: str | float = "computed", noise_mode: str = "random"
+) -> dict[str, object]:
+    """The adapter's keyword arguments from the config's names (`eg3d` block, kept in the
+    generator's network spec): look_at reference | eg3d, focal computed | a number."""
+    if look_at not in LOOK_AT:
+        raise ValueError(f"eg3d.look_at must be one of {', '.join(LOOK_AT)}, got {look_at!r}")
+    if isinstance(focal, str) and focal != "computed":
+        raise ValueError(f"eg3d.focal must be 'computed' or a number, got {focal!r}")
+    value = REFERENCE_FOCAL if focal == "computed" else float(focal)
+    return {"look_at": LOOK_AT[look_at], "focal": value, "noise_mode": noise_mode}
+
+
 def load_eg3d(
     pkl_path: str | Path,
     code_root: str | Path,
     w_avg_path: str | Path | None = None,
     look_at: Sequence[float] = REFERENCE_LOOK_AT,
     noise_mode: str = "random",
+    focal: float = REFERENCE_FOCAL,
 ) -> EG3DAdapter:
     """G_ema of an NVlabs EG3D pickle, rebuilt with the code at `code_root` (a checkout
     of NVlabs/eg3d; its `eg3d/` folder holds the `torch_utils`, `dnnlib` and `training`
@@ -253,4 +283,4 @@ def load_eg3d(
     w_avg = None
     if w_avg_path is not None:
         w_avg = torch.load(w_avg_path, map_location="cpu", weights_only=True).squeeze(0)
-    return EG3DAdapter(generator, w_avg=w_avg, look_at=look_at, noise_mode=noise_mode)
+    return EG3DAdapter(generator, w_avg, look_at=look_at, noise_mode=noise_mode, focal=focal)

@@ -177,7 +177,12 @@ def unlearn(context: Context) -> Result:
         context.seed,
         make_copy=lambda g_s: adapted(g_s, opts, context.seed),
     )
-    return Result(g_u.trainable_state_dict(), {"steps": context.schedule.steps, "history": history})
+    meta = {
+        "steps": context.schedule.steps,
+        "history": history,
+        "reduction": objective.loss.reduction,
+    }
+    return Result(g_u.trainable_state_dict(), meta)
 
 
 def system(

@@ -100,7 +100,13 @@ def unlearn(context: Context) -> Result:
         context.schedule,
         context.seed,
     )
-    return Result(g_u.trainable_state_dict(), {"steps": context.schedule.steps, "history": history})
+    # the loss reduction is named by the captions (paper.yaml: sum, as the reference code)
+    meta = {
+        "steps": context.schedule.steps,
+        "history": history,
+        "reduction": context.method.options.loss.reduction,
+    }
+    return Result(g_u.trainable_state_dict(), meta)
 
 
 system = generator_system

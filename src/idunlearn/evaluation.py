@@ -299,7 +299,7 @@ def run_evaluate(job: EvaluateJob) -> None:
             load_embedder(job.second_identity, dev),
         )
         metrics |= {f"{key}_second": second[key] for key in ("id", "id_others")}
-    run = ", ".join(f"{key} {job.labels[key]}" for key in ("scenario", "identity", "method"))
+    run = ", ".join(f"{key} {value}" for key, value in job.labels.items())
     check_faces(metrics, job.max_no_face_share, run)
     setting = run_setting(g_s, loaded.meta, reference)
     write_json(job.out_json, {**job.labels, **metrics, **setting})

@@ -245,7 +245,7 @@ def write_formats(
     """{name}.csv (tidy numbers), {name}.md and {name}.tex (formatted, captioned)."""
     paths = [outdir / f"{name}.{ext}" for ext in exts]
     writers = {
-        "csv": lambda path: tidy.to_csv(path, index=False),
+        "csv": lambda path: tidy.to_csv(path, index=False, float_format="%.6g"),
         "md": lambda path: path.write_text(to_markdown(frame, caption)),
         "tex": lambda path: path.write_text(to_latex(frame, caption, name)),
     }

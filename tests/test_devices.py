@@ -20,7 +20,7 @@ STEPS = {
     "evaluate": ["--generator", "g.pt", "--unlearned", "u.pt", "--inversion", "i.pt"]
     + ["--target", "t.pt", "--eval-identity", "e.pt", "--features", "f.pt"]
     + ["--reference", "r.npz", "--scenario", "random", "--identity", "random00"]
-    + ["--method", "guide", "--out-json", "o.json", "--out-png", "o.png"],
+    + ["--method", "guide", "--settings", "{}", "--out-json", "o.json", "--out-png", "o.png"],
     "fid_reference": ["--generator", "g.pt", "--features", "f.pt", "--dataset", "d.npz"]
     + ["--out", "o.npz", "--seed", "0"],
     "fid_real": ["--index", "x.tsv", "--features", "f.pt", "--count", "10"]
@@ -28,7 +28,7 @@ STEPS = {
     "attack": ["--generator", "g.pt", "--unlearned", "u.pt", "--inversion", "i.pt"]
     + ["--encoder", "e.pt", "--loss-identity", "l.pt", "--eval-identity", "e.pt"]
     + ["--scenario", "random", "--identity", "random00", "--method", "guide"]
-    + ["--out", "o.json", "--seed", "0"],
+    + ["--settings", "{}", "--out", "o.json", "--seed", "0"],
 }
 
 

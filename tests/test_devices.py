@@ -26,7 +26,7 @@ STEPS = {
     "evaluate": ["--generator", "g.pt", "--unlearned", "u.pt", "--inversion", "i.pt"]
     + ["--target", "t.pt", "--eval-identity", "e.pt", "--features", "f.pt"]
     + ["--reference", "r.npz", "--scenario", "random", "--identity", "random00"]
-    + ["--method", "guide", "--out-json", "o.json", "--out-png", "o.png"],
+    + ["--method", "guide", "--settings", "{}", "--out-json", "o.json", "--out-png", "o.png"],
     "fid_reference": ["--generator", "g.pt", "--features", "f.pt", "--dataset", "d.npz"]
     + ["--out", "o.npz"],
     "fid_real": ["--index", "x.tsv", "--features", "f.pt", "--count", "10"]
@@ -34,7 +34,7 @@ STEPS = {
     "attack": ["--generator", "g.pt", "--unlearned", "u.pt", "--inversion", "i.pt"]
     + ["--encoder", "e.pt", "--loss-identity", "l.pt", "--eval-identity", "e.pt"]
     + ["--scenario", "random", "--identity", "random00", "--method", "guide"]
-    + ["--out", "o.json"],
+    + ["--settings", "{}", "--out", "o.json"],
 }
 FIRST_READ = {
     "invert": "identity table: i.tsv",
@@ -51,8 +51,8 @@ OTHER_TORCH_STEPS = {
         "l.pt",
         "--method",
         "guide",
-        "--methods-json",
-        '{"methods": {"guide": {}}}',
+        "--settings",
+        "{}",
     ]
     + ["--out", "o.pt"],
     "train_generator": ["--dataset", "d.npz", *SCHEDULE],

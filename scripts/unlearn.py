@@ -4,7 +4,7 @@ import json
 
 import click
 
-from idunlearn.cli import seed_option, step, threads_option
+from idunlearn.cli import device_option, lpips_options, seed_option, step, threads_option
 from idunlearn.unlearning import UnlearnSchedule, run_unlearn
 
 
@@ -24,13 +24,18 @@ from idunlearn.unlearning import UnlearnSchedule, run_unlearn
     required=True,
     help='JSON with the config keys "methods", "loss" and "ablations"',
 )
-@click.option("--steps", type=click.IntRange(min=1), default=1000, show_default=True)
-@click.option("--lr", type=float, default=1e-4, show_default=True)
-@click.option("--lpips-net", type=click.Choice(["alex", "vgg", "squeeze"]), default="alex")
-@click.option("--lpips-random/--lpips-pretrained", default=True, show_default=True)
 @click.option(
-    "--device", type=click.Choice(["cpu", "cuda", "auto"]), default="cpu", show_default=True
+    "--steps",
+    type=click.IntRange(min=1),
+    default=1000,
+    show_default=True,
+    help="unlearning steps (paper 1000)",
 )
+@click.option(
+    "--lr", type=float, default=1e-4, show_default=True, help="Adam learning rate (paper 1e-4)"
+)
+@lpips_options
+@device_option
 @click.option(
     "--dataset",
     type=click.Path(dir_okay=False),
@@ -49,7 +54,12 @@ from idunlearn.unlearning import UnlearnSchedule, run_unlearn
     default=None,
     help="inversion encoder file (encoder method only: the network it unlearns)",
 )
-@click.option("--out", type=click.Path(dir_okay=False), required=True)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False),
+    required=True,
+    help="unlearned generator G_u checkpoint, written atomically",
+)
 @seed_option
 @threads_option
 @step

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from idunlearn.cli import step
 from idunlearn.io import ArtefactError
-from idunlearn.job import summary
+from idunlearn.job import outdate_restored, summary
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = sorted((ROOT / "scripts").glob("*.py"))
@@ -93,3 +93,20 @@ def test_a_failing_job_logs_everything_and_prints_its_error_on_stderr(tmp_path):
     assert ok.returncode == 0 and ok.stderr == ""
     # the step runs under the job's interpreter and gets its arguments unsplit
     assert ok_log.read_text().strip() == f"{sys.executable} ['a b']"
+
+
+def test_outputs_snakemake_put_back_are_dated_back(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    kept, other = Path("results/kept.pt"), Path("results/other.pt")
+    kept.parent.mkdir()
+    kept.write_text("old")
+    other.write_text("new")
+    log = tmp_path / "snakemake.log"
+    log.write_text(
+        "Error in rule x:\n"
+        "Restored previous version of results/kept.pt (updating job failed).\n"
+        "Exiting because a job execution failed.\n"
+    )
+    assert outdate_restored([log, tmp_path / "absent.log"]) == [kept]
+    assert kept.stat().st_mtime == 1 and kept.read_text() == "old"
+    assert other.stat().st_mtime > 1

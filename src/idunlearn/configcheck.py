@@ -19,18 +19,17 @@ METHOD_LISTS = (("attacks", "methods"),)
 MAX_VALUE = 120  # characters of an offending value shown in a schema error
 
 
-def schema_message(err: Exception) -> str:
+def schema_message(err: BaseException) -> str:
     """The schema error of snakemake's validate() in one line: the key, the problem and
-    the value, not the whole schema (jsonschema's own text prints it)."""
-    found = [arg for arg in err.args if isinstance(arg, jsonschema.ValidationError)]
-    if not found:
+    the value, not the whole schema (jsonschema's own text prints it). validate() raises
+    its WorkflowError while handling the ValidationError: that is its __context__."""
+    error = err if isinstance(err, jsonschema.ValidationError) else err.__context__
+    if not isinstance(error, jsonschema.ValidationError):
         return str(err)
-    error = found[0]
     where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path)
     text = f"config{where}: {error.message}"
     if not isinstance(error.instance, dict | list):
-        value = json.dumps(error.instance)
-        text += f" (value {value[:MAX_VALUE]})"
+        text += f" (value {json.dumps(error.instance)[:MAX_VALUE]})"
     return text
 
 

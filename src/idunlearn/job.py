@@ -9,9 +9,14 @@ environment) runs, not whatever `python` comes first on PATH.
 
 from __future__ import annotations
 
+import os
+import re
 import subprocess
 import sys
 from pathlib import Path
+
+# Snakemake's line for an update()-flagged output it put back after its job failed.
+RESTORED = re.compile(r"^Restored previous version of (.+) \(updating job failed\)\.$", re.M)
 
 
 def summary(log: Path) -> str:
@@ -33,6 +38,20 @@ def run(scripts: Path, log: Path, name: str, args: list[str]) -> int:
     if status != 0:
         print(summary(log), file=sys.stderr)
     return 1 if status < 0 else status  # killed by a signal: still a failure
+
+
+def outdate_restored(snakemake_logs: list[Path]) -> list[Path]:
+    """Date back each output that Snakemake restored after its job failed.
+
+    The restored copy gets a new mtime, so the next run would take it as up to date;
+    dated back to 1970 it is kept, and older than its inputs.
+    """
+    text = "".join(log.read_text(errors="replace") for log in snakemake_logs if log.is_file())
+    restored = [Path(match) for match in RESTORED.findall(text)]
+    for path in restored:
+        if path.exists():
+            os.utime(path, (1, 1), follow_symlinks=False)  # not 0: Snakemake takes 0 as no time
+    return restored
 
 
 def main(argv: list[str]) -> int:

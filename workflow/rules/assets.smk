@@ -32,12 +32,12 @@ rule download:
             config["assets"][ASSET_KEY[wc.asset_file]], sort_keys=True
         ),
     shell:
-        "{JOB} {log:q} download --key {params.key} --spec {params.spec:q} --out {output:q}"
+        "run_step {log:q} download --key {params.key} --spec {params.spec:q} --out {output:q}"
 
 
 rule fetch_code:
     output:
-        keep(directory("resources/code/{code}")),
+        directory("resources/code/{code}"),
     log:
         "logs/fetch_code/{code}.log",
     benchmark:
@@ -48,5 +48,5 @@ rule fetch_code:
         repo=lambda wc: config["code"][wc.code]["repo"],
         commit=lambda wc: config["code"][wc.code]["commit"],
     shell:
-        "{JOB} {log:q} fetch_code --repo {params.repo:q} --commit {params.commit}"
+        "run_step {log:q} fetch_code --repo {params.repo:q} --commit {params.commit}"
         " --out {output:q}"

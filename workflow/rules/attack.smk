@@ -23,7 +23,7 @@ rule attack:
         seed=lambda wc: seed_for("attack", wc.scenario, wc.identity, wc.method),
         device=DEVICE_FLAG,
     shell:
-        "{JOB} {log:q} attack --generator {input.generator:q}"
+        "run_step {log:q} attack --generator {input.generator:q}"
         " --unlearned {input.unlearned:q} --inversion {input.inversion:q}"
         " --encoder {input.encoder:q} --loss-identity {input.loss_identity:q}"
         " --eval-identity {input.eval_identity:q} --scenario {wildcards.scenario}"

@@ -5,11 +5,13 @@ import sys
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
+from snakemake.io import IOFile
 from snakemake.settings.types import DeploymentMethod
 from snakemake.utils import validate
 
 from idunlearn.configcheck import config_problems, schema_message
 from idunlearn.identities import SCENARIOS, identity_names
+from idunlearn.job import outdate_restored
 from idunlearn.methods import all_methods, canonical_names
 from idunlearn.seeding import derive_seed
 
@@ -22,12 +24,15 @@ if problems := config_problems(config):
 
 SYNTHETIC = config["generator"] == "synthetic"
 SCRIPTS = Path(workflow.basedir) / "scripts"
-# Every rule's shell starts with `{JOB} {log:q} <script name>`: the step runs under the
-# interpreter Snakemake runs in (its conda env's python with --sdm conda), its output
-# goes to the log, and a failure puts the step's one-line Error on the console.
+# Every rule's shell is `run_step {log:q} <script name> <flags>`: the step runs under
+# the interpreter Snakemake runs in (its conda env's python with --sdm conda), its
+# output goes to the log, and a failure puts its one-line Error on the console
+# (idunlearn.job). A shell function of the prefix, not a variable of the rules: a moved
+# repository or another interpreter is not a change of any job.
 CONDA = DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method
 PY = "python" if CONDA else shlex.quote(sys.executable)
-JOB = f"{PY} -m idunlearn.job {shlex.quote(str(SCRIPTS))}"
+# (doubled braces: Snakemake formats the prefix with each command)
+RUN_STEP = f'run_step() {{{{ {PY} -m idunlearn.job {shlex.quote(str(SCRIPTS))} "$@"; }}}}; '
 PAPER_NUMBERS = str(Path(workflow.basedir) / "config" / "paper_numbers.yaml")
 WORLD = "results/world"
 # The world keys the dataset depends on (not the networks' schedules).
@@ -66,7 +71,8 @@ wildcard_constraints:
 
 def keep(path):
     """An output a failing rerun must not take with it: Snakemake backs it up and puts
-    it back if the job fails (the steps write atomically, so a kill leaves it whole)."""
+    it back if the job fails (the steps write atomically, so a kill leaves it whole);
+    onerror below dates the put-back copy back so that the next run redoes the job."""
     return update(path)
 
 
@@ -330,8 +336,18 @@ if not SYNTHETIC and config["real"]["inversion"] == "optimisation":
             " optimisation and inversion.steps > 0"
         )
 
-if not SYNTHETIC:
-    # Every job reads torch hub weights (LPIPS' VGG, Inception) from the verified
-    # downloads, never from the internet or a user cache.
-    TORCH_HOME = shlex.quote(str(Path("resources/torch").resolve()))
-    shell.prefix(f"set -euo pipefail; export TORCH_HOME={TORCH_HOME}; ")
+# The real setting's jobs read torch hub weights (LPIPS' VGG, Inception) from the
+# verified downloads, never from the internet or a user cache.
+TORCH_HOME = shlex.quote(str(Path("resources/torch").resolve()))
+shell.prefix(
+    "set -euo pipefail; "
+    + ("" if SYNTHETIC else f"export TORCH_HOME={TORCH_HOME}; ")
+    + RUN_STEP
+)
+
+
+onerror:
+    # The copy Snakemake put back of a failed job's kept output carries the failed run's
+    # record (its inputs' checksums): drop it, so the dated-back file is redone next time.
+    for path in outdate_restored([Path(f) for f in log]):
+        workflow.persistence.cleanup_metadata(IOFile(str(path)))

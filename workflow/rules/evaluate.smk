@@ -20,7 +20,7 @@ rule fid_reference:
         seed=seed_for("fid"),
         device=DEVICE_FLAG,
     shell:
-        "{JOB} {log:q} fid_reference --generator {input.generator:q}"
+        "run_step {log:q} fid_reference --generator {input.generator:q}"
         " --features {input.features:q} --dataset {input.dataset:q}"
         " --samples {params.samples} --batch-size {params.batch}"
         " --out {output:q} --seed {params.seed}"
@@ -54,7 +54,7 @@ rule evaluate:
         extra=lambda wc, input: file_flags(input, ("encoder", "second_identity")),
         device=DEVICE_FLAG,
     shell:
-        "{JOB} {log:q} evaluate --generator {input.generator:q}"
+        "run_step {log:q} evaluate --generator {input.generator:q}"
         " --unlearned {input.unlearned:q} --inversion {input.inversion:q}"
         " --target {input.target:q}"
         " --eval-identity {input.eval_identity:q} --features {input.features:q}"

@@ -14,5 +14,5 @@ rule select_identities:
         seed=seed_for("select_identities"),
         data=lambda wc, input: select_identities_flags(input),
     shell:
-        "{JOB} {log:q} select_identities {params.data} {params.counts}"
+        "run_step {log:q} select_identities {params.data} {params.counts}"
         " --out {output:q} --seed {params.seed}"

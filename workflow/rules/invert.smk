@@ -22,7 +22,7 @@ rule invert:
         inversion=flags(config["inversion"], "method", "steps", "lr", "lpips_weight"),
         dataset=lambda wc, input: file_flags(input, ("dataset",)),
     shell:
-        "{JOB} {log:q} invert --identities {input.identities:q} {params.dataset}"
+        "run_step {log:q} invert --identities {input.identities:q} {params.dataset}"
         " --generator {input.generator:q} --encoder {input.encoder:q}"
         " --scenario {wildcards.scenario} --identity {wildcards.identity}"
         " {params.inversion} {params.lpips} --out {output:q}"

@@ -25,7 +25,7 @@ rule index_ffhq:
         root=config["real"]["ffhq_dir"],
         how=config["real"]["ffhq_instructions"],
     shell:
-        "{JOB} {log:q} index_ffhq --root {params.root:q} --instructions {params.how:q}"
+        "run_step {log:q} index_ffhq --root {params.root:q} --instructions {params.how:q}"
         " --out {output:q}"
 
 
@@ -45,7 +45,7 @@ rule index_celebahq:
         root=config["real"]["celebahq_dir"],
         how=config["real"]["celebahq_instructions"],
     shell:
-        "{JOB} {log:q} index_celebahq --root {params.root:q}"
+        "run_step {log:q} index_celebahq --root {params.root:q}"
         " --identities {input.identities:q} --mapping {input.mapping:q}"
         " --instructions {params.how:q} --out {output:q}"
 
@@ -72,7 +72,7 @@ rule faces:
             else "--no-align"
         ),
     shell:
-        "{JOB} {log:q} faces --identities {input.identities:q}"
+        "run_step {log:q} faces --identities {input.identities:q}"
         " --scenario {wildcards.scenario} --identity {wildcards.identity}"
         " --index {input.index:q} --resolution {params.resolution} {params.align}"
         " --out {output:q}"
@@ -93,7 +93,7 @@ rule network_spec:
         flags=network_spec_flags,
         files=lambda wc, input: file_flags(input, ("weights", "w_avg")),
     shell:
-        "{JOB} {log:q} network_spec {params.flags} {params.files} --out {output:q}"
+        "run_step {log:q} network_spec {params.flags} {params.files} --out {output:q}"
 
 
 rule fid_real:
@@ -117,7 +117,7 @@ rule fid_real:
         batch=config["evaluation"]["batch_size"],
         device=DEVICE_FLAG,
     shell:
-        "{JOB} {log:q} fid_real --index {input.index:q} --features {input.features:q}"
+        "run_step {log:q} fid_real --index {input.index:q} --features {input.features:q}"
         " --count {params.count} --resolution {params.resolution}"
         " --batch-size {params.batch} --out {output:q}"
         " {params.device} --threads {threads}"

@@ -22,7 +22,7 @@ rule aggregate:
             f"--attack {shlex.quote(path)}" for path in input.attacks
         ),
     shell:
-        "{JOB} {log:q} aggregate --out {output:q} {params.aliases} {params.attacks}"
+        "run_step {log:q} aggregate --out {output:q} {params.aliases} {params.attacks}"
         " {input.records:q}"
 
 
@@ -55,7 +55,7 @@ rule tables:
         scenario=config.get("ablation_scenario", "ood"),
         reduction=config["loss"].get("reduction", "mean"),
     shell:
-        "{JOB} {log:q} tables --metrics {input.metrics:q} --paper {input.paper:q}"
+        "run_step {log:q} tables --metrics {input.metrics:q} --paper {input.paper:q}"
         " --methods {params.methods} --ablation-scenario {params.scenario}"
         " --reduction {params.reduction} --outdir results/tables"
 
@@ -83,6 +83,6 @@ rule figures:
         methods=",".join(TABLE_METHODS),
         scenario=config.get("ablation_scenario", "ood"),
     shell:
-        "{JOB} {log:q} figures --metrics {input.metrics:q} --evaluate-dir results/evaluate"
+        "run_step {log:q} figures --metrics {input.metrics:q} --evaluate-dir results/evaluate"
         " --methods {params.methods} --ablation-scenario {params.scenario}"
         " --outdir results/figures"

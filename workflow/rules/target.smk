@@ -11,5 +11,5 @@ rule target:
     conda:
         "../../envs/torch.yaml"
     shell:
-        "{JOB} {log:q} target --inversion {input.inversion:q} --generator {input.generator:q}"
+        "run_step {log:q} target --inversion {input.inversion:q} --generator {input.generator:q}"
         " --key {wildcards.target} --out {output:q}"

@@ -25,7 +25,7 @@ rule unlearn:
         seed=lambda wc: seed_for("unlearn", wc.scenario, wc.identity, wc.method),
         extra=lambda wc, input: file_flags(input, ("dataset", "identities", "encoder")),
     shell:
-        "{JOB} {log:q} unlearn --generator {input.generator:q}"
+        "run_step {log:q} unlearn --generator {input.generator:q}"
         " --inversion {input.inversion:q} --target {input.target:q}"
         " --loss-identity {input.loss_identity:q} --method {wildcards.method}"
         " --methods-json {params.methods} {params.schedule}"

@@ -15,7 +15,7 @@ rule dataset:
         world=flags(config["world"], *DATASET_KEYS),
         seed=seed_for("dataset"),
     shell:
-        "{JOB} {log:q} dataset --out {output:q} {params.world} --seed {params.seed}"
+        "run_step {log:q} dataset --out {output:q} {params.world} --seed {params.seed}"
 
 
 rule train_generator:
@@ -36,7 +36,7 @@ rule train_generator:
         w_norm=config["world"]["w_norm"],
         seed=seed_for("train_generator"),
     shell:
-        "{JOB} {log:q} train_generator --dataset {input:q} --out {output:q}"
+        "run_step {log:q} train_generator --dataset {input:q} --out {output:q}"
         " --w-norm {params.w_norm} {params.schedule} --seed {params.seed} --threads {threads}"
 
 
@@ -56,7 +56,7 @@ rule train_identity:
         schedule=flags(config["world"]["identity"], *SCHEDULE_KEYS),
         seed=lambda wc: seed_for("train_identity", wc.role),
     shell:
-        "{JOB} {log:q} train_identity --dataset {input:q} --role {wildcards.role}"
+        "run_step {log:q} train_identity --dataset {input:q} --role {wildcards.role}"
         " --out {output:q} {params.schedule} --seed {params.seed} --threads {threads}"
 
 
@@ -78,7 +78,7 @@ rule train_encoder:
         schedule=flags(config["world"]["encoder"], *SCHEDULE_KEYS),
         seed=seed_for("train_encoder"),
     shell:
-        "{JOB} {log:q} train_encoder --dataset {input.dataset:q}"
+        "run_step {log:q} train_encoder --dataset {input.dataset:q}"
         " --generator {input.generator:q} --out {output:q} {params.schedule}"
         " --seed {params.seed} --threads {threads}"
 
@@ -99,7 +99,7 @@ rule train_features:
         schedule=flags(config["world"]["features"], *SCHEDULE_KEYS),
         seed=seed_for("train_features"),
     shell:
-        "{JOB} {log:q} train_features --dataset {input:q} --out {output:q}"
+        "run_step {log:q} train_features --dataset {input:q} --out {output:q}"
         " {params.schedule} --seed {params.seed} --threads {threads}"
 
 
@@ -129,7 +129,7 @@ rule world_quality:
         samples=config["world"]["quality_samples"],
         seed=seed_for("world_quality"),
     shell:
-        "{JOB} {log:q} world_quality --dataset {input.dataset:q}"
+        "run_step {log:q} world_quality --dataset {input.dataset:q}"
         " --generator {input.generator:q} --loss-identity {input.loss_identity:q}"
         " --eval-identity {input.eval_identity:q} --encoder {input.encoder:q}"
         " --features {input.features:q} {params.inversion}"

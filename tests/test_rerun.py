@@ -103,13 +103,21 @@ def copy_repository(dest: Path) -> Path:
 
 @pytest.mark.slow
 def test_paths_with_spaces_and_a_failed_rerun_that_keeps_the_old_file(tmp_path):
-    """Repository and working directory with spaces: the world's first three jobs run.
+    """Repository and working directory with spaces, another python first on PATH: the
+    world's first three jobs run.
     Then a wrong-kind generator.pt makes train_encoder rerun and fail: the console shows
     the step's error and log, and the valid encoder.pt is still there, unchanged."""
     repo = copy_repository(tmp_path / "a repo")
     work = tmp_path / "a work dir"
     work.mkdir()
-    env = {**os.environ, "PYTHONPATH": str(repo / "src")}  # jobs import the copy
+    # jobs import the copy, and run the interpreter Snakemake runs in: not PATH's python
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    for name in ("python", "python3"):
+        (fake / name).write_text("#!/bin/sh\necho 'Error: not this python' >&2\nexit 7\n")
+        (fake / name).chmod(0o755)
+    path = f"{fake}{os.pathsep}{os.environ['PATH']}"
+    env = {**os.environ, "PYTHONPATH": str(repo / "src"), "PATH": path}
     args = ("--configfile", str(TINY), "-c1", "results/world/encoder.pt")
     first = snakemake(*args, cwd=work, root=repo, env=env)
     assert first.returncode == 0, first.stderr[-3000:]

@@ -68,7 +68,7 @@ def test_an_unexpected_error_keeps_its_traceback_and_ends_in_one_error_line():
 
 def test_summary_is_the_last_error_line_and_the_log_path(tmp_path):
     log = tmp_path / "x.log"
-    log.write_text("Traceback ...\n  File x\nError: first\nwarning\nError: the cause\n\n")
+    log.write_text("Traceback ...\nError: first\nError: the cause\nWarning: at exit\n\n")
     assert summary(log) == f"Error: the cause (log: {log})"
     log.write_text("Killed\n")
     assert summary(log) == f"Killed (log: {log})"

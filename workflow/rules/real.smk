@@ -112,12 +112,12 @@ rule fid_real:
     resources:
         gpu=config["resources"]["gpu"],
     params:
-        count=config["real"]["fid_real_images"],
+        images=config["real"]["fid_real_images"],
         resolution=config["real"]["resolution"],
         batch=config["evaluation"]["batch_size"],
         device=DEVICE_FLAG,
     shell:
         "run_step {log:q} fid_real --index {input.index:q} --features {input.features:q}"
-        " --count {params.count} --resolution {params.resolution}"
+        " --count {params.images} --resolution {params.resolution}"
         " --batch-size {params.batch} --out {output:q}"
         " {params.device} --threads {threads}"

@@ -4,9 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-python -m pip install -q -e ".[workflow,dev]"
+# constraints.txt: the versions CI passed with (ci/constraints.py), not open ranges.
+python -m pip install -q -c constraints.txt -e ".[workflow,dev]"
 # facenet-pytorch pins torch < 2.3 in its metadata but works with 2.14: no deps.
-python -m pip install -q --no-deps facenet-pytorch==2.6.0
+python -m pip install -q -c constraints.txt --no-deps facenet-pytorch==2.6.0
 
 slurm_started=0
 if [[ $EUID -eq 0 ]] && command -v apt-get >/dev/null; then

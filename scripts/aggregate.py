@@ -7,7 +7,9 @@ from idunlearn.report import aggregate
 
 
 @click.command()
-@click.option("--out", type=click.Path(dir_okay=False), required=True)
+@click.option(
+    "--out", type=click.Path(dir_okay=False), required=True, help="metrics CSV, one row per run"
+)
 @click.option(
     "--alias",
     "aliases",

@@ -10,7 +10,13 @@ from idunlearn.faces import CROPS, align_path
 @click.command()
 @click.option("--src", type=click.Path(exists=True), required=True, help="an image or a directory")
 @click.option("--out", type=click.Path(file_okay=False), required=True, help="output directory")
-@click.option("--resolution", type=click.IntRange(min=16), default=512, show_default=True)
+@click.option(
+    "--resolution",
+    type=click.IntRange(min=16),
+    default=512,
+    show_default=True,
+    help="output image size in pixels",
+)
 @click.option(
     "--already-aligned", is_flag=True, help="only resize (the images are FFHQ-aligned already)"
 )

@@ -3,7 +3,7 @@
 import click
 
 from idunlearn.attacks import AttackConfig, AttackJob, run_attack
-from idunlearn.cli import device_option, seeded, step, threads_option
+from idunlearn.cli import device_option, lpips_options, seeded, step, threads_option
 from idunlearn.inversion import InversionConfig
 
 FILE = click.Path(dir_okay=False)
@@ -33,9 +33,9 @@ def parse_ks(ctx, param, value):
 @click.option(
     "--eval-identity", type=FILE, required=True, help="identity network that scores every attack"
 )
-@click.option("--scenario", required=True)
-@click.option("--identity", required=True)
-@click.option("--method", required=True)
+@click.option("--scenario", required=True, help="random | ind | ood")
+@click.option("--identity", required=True, help="identity name of the identity table, e.g. ood00")
+@click.option("--method", required=True, help="method name of the config (or an ablation)")
 @click.option(
     "--settings", required=True, help="the method's resolved settings (methods.settings_json)"
 )
@@ -46,19 +46,58 @@ def parse_ks(ctx, param, value):
     show_default=True,
     help="how the system inverted the source: the attacks use the other inversion(s)",
 )
-@click.option("--inversion-lr", type=click.FloatRange(min=0, min_open=True), default=0.05)
-@click.option("--lpips-weight", type=click.FloatRange(min=0), default=1.0, show_default=True)
-@click.option("--reinvert-steps", type=click.IntRange(min=0), default=100, show_default=True)
-@click.option("--search-radius", type=click.FloatRange(min=0), default=15.0, show_default=True)
-@click.option("--search-steps", type=click.IntRange(min=0), default=30, show_default=True)
-@click.option("--search-step-size", type=click.FloatRange(min=0), default=1.5, show_default=True)
+@click.option(
+    "--inversion-lr",
+    type=click.FloatRange(min=0, min_open=True),
+    default=0.05,
+    help="Adam learning rate of the re-inversion",
+)
+@click.option(
+    "--lpips-weight",
+    type=click.FloatRange(min=0),
+    default=1.0,
+    show_default=True,
+    help="LPIPS weight beside L2 in the re-inversion",
+)
+@click.option(
+    "--reinvert-steps",
+    type=click.IntRange(min=0),
+    default=100,
+    show_default=True,
+    help="W+ optimisation steps of the re-inversion on G_u",
+)
+@click.option(
+    "--search-radius",
+    type=click.FloatRange(min=0),
+    default=15.0,
+    show_default=True,
+    help="latent search: radius of the ball around w_u",
+)
+@click.option(
+    "--search-steps",
+    type=click.IntRange(min=0),
+    default=30,
+    show_default=True,
+    help="latent search: projected gradient steps",
+)
+@click.option(
+    "--search-step-size",
+    type=click.FloatRange(min=0),
+    default=1.5,
+    show_default=True,
+    help="latent search: length of each step",
+)
 @click.option(
     "--relearn-ks", callback=parse_ks, default="10,50,100", show_default=True, help="ID after k"
 )
-@click.option("--relearn-lr", type=click.FloatRange(min=0, min_open=True), default=1e-4)
-@click.option("--lpips-net", type=click.Choice(["alex", "vgg", "squeeze"]), default="alex")
-@click.option("--lpips-random/--lpips-pretrained", default=True, show_default=True)
-@click.option("--out", type=FILE, required=True)
+@click.option(
+    "--relearn-lr",
+    type=click.FloatRange(min=0, min_open=True),
+    default=1e-4,
+    help="Adam learning rate of relearning on the source image",
+)
+@lpips_options
+@click.option("--out", type=FILE, required=True, help="output file, written atomically")
 @device_option
 @threads_option
 @seeded

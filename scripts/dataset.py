@@ -8,11 +8,41 @@ from idunlearn.world.dataset import WorldSpec, build_dataset, save_dataset
 
 @click.command()
 @click.option("--out", type=click.Path(dir_okay=False), required=True, help="dataset .npz")
-@click.option("--num-identities", type=click.IntRange(min=2), default=500, show_default=True)
-@click.option("--images-per-identity", type=click.IntRange(min=2), default=8, show_default=True)
-@click.option("--num-heldout", type=click.IntRange(min=2), default=50, show_default=True)
-@click.option("--heldout-images", type=click.IntRange(min=2), default=6, show_default=True)
-@click.option("--yaw-range", type=click.FloatRange(0, 0.5), default=0.4, show_default=True)
+@click.option(
+    "--num-identities",
+    type=click.IntRange(min=2),
+    default=500,
+    show_default=True,
+    help="training identities",
+)
+@click.option(
+    "--images-per-identity",
+    type=click.IntRange(min=2),
+    default=8,
+    show_default=True,
+    help="images per training identity",
+)
+@click.option(
+    "--num-heldout",
+    type=click.IntRange(min=2),
+    default=50,
+    show_default=True,
+    help="held-out (out-of-domain) identities",
+)
+@click.option(
+    "--heldout-images",
+    type=click.IntRange(min=2),
+    default=6,
+    show_default=True,
+    help="images per held-out identity",
+)
+@click.option(
+    "--yaw-range",
+    type=click.FloatRange(0, 0.5),
+    default=0.4,
+    show_default=True,
+    help="poses: yaw ~ U(-range, range), radians",
+)
 @seed_option
 @step
 def main(out, num_identities, images_per_identity, num_heldout, heldout_images, yaw_range, seed):

@@ -11,7 +11,12 @@ from idunlearn.cli import step
 @click.command()
 @click.option("--key", required=True, help="the asset's key in the config's `assets:` block")
 @click.option("--spec", "spec_json", required=True, help="the asset's config entry as JSON")
-@click.option("--out", type=click.Path(dir_okay=False), required=True)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False),
+    required=True,
+    help="where the verified asset lands (resources/<file>)",
+)
 @step
 def main(key, spec_json, out):
     """A wrong hash keeps the file as <out>.bad; a missing one prints the hash to record."""

@@ -8,8 +8,18 @@ from idunlearn.evaluation import EvaluateJob, run_evaluate
 
 @click.command()
 @click.option("--generator", type=click.Path(dir_okay=False), required=True, help="G_s checkpoint")
-@click.option("--unlearned", type=click.Path(dir_okay=False), required=True)
-@click.option("--inversion", type=click.Path(dir_okay=False), required=True)
+@click.option(
+    "--unlearned",
+    type=click.Path(dir_okay=False),
+    required=True,
+    help="the method's unlearned generator (unlearn rule)",
+)
+@click.option(
+    "--inversion",
+    type=click.Path(dir_okay=False),
+    required=True,
+    help="w_u, source image and camera (invert rule)",
+)
 @click.option("--target", type=click.Path(dir_okay=False), required=True, help="w_t file")
 @click.option(
     "--eval-identity",
@@ -17,7 +27,12 @@ from idunlearn.evaluation import EvaluateJob, run_evaluate
     required=True,
     help="evaluation identity network (never the loss one)",
 )
-@click.option("--features", type=click.Path(dir_okay=False), required=True)
+@click.option(
+    "--features",
+    type=click.Path(dir_okay=False),
+    required=True,
+    help="feature network of FID: world checkpoint or network spec",
+)
 @click.option(
     "--reference", type=click.Path(dir_okay=False), required=True, help="FID reference statistics"
 )
@@ -33,7 +48,13 @@ from idunlearn.evaluation import EvaluateJob, run_evaluate
     default=None,
     help="a second, independent evaluation network (id_second, id_others_second)",
 )
-@click.option("--batch-size", type=click.IntRange(min=1), default=100, show_default=True)
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    default=100,
+    show_default=True,
+    help="generator samples per batch of the FID and ID_others metrics",
+)
 @click.option(
     "--max-no-face-share",
     type=click.FloatRange(0, 1),
@@ -41,14 +62,19 @@ from idunlearn.evaluation import EvaluateJob, run_evaluate
     show_default=True,
     help="fail when the detector finds no face in more of one side's views",
 )
-@click.option("--scenario", required=True)
-@click.option("--identity", required=True)
-@click.option("--method", required=True)
+@click.option("--scenario", required=True, help="random | ind | ood")
+@click.option("--identity", required=True, help="identity name of the identity table, e.g. ood00")
+@click.option("--method", required=True, help="method name of the config (or an ablation)")
 @click.option(
     "--settings", required=True, help="the method's resolved settings (methods.settings_json)"
 )
-@click.option("--out-json", type=click.Path(dir_okay=False), required=True)
-@click.option("--out-png", type=click.Path(dir_okay=False), required=True)
+@click.option("--out-json", type=click.Path(dir_okay=False), required=True, help="metrics JSON")
+@click.option(
+    "--out-png",
+    type=click.Path(dir_okay=False),
+    required=True,
+    help="image strip PNG (source, before, after)",
+)
 @device_option
 @threads_option
 @seeded

@@ -9,7 +9,12 @@ from idunlearn.cli import step
 @click.command()
 @click.option("--repo", required=True, help="git URL (or local path) of the repository")
 @click.option("--commit", required=True, help="full 40-character commit id")
-@click.option("--out", type=click.Path(file_okay=False), required=True)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False),
+    required=True,
+    help="folder of the checkout (renamed into place when complete)",
+)
 @step
 def main(repo, commit, out):
     """The commit id pins the code: git checks every file against it."""

@@ -20,7 +20,7 @@ from idunlearn.real import index_celebahq, write_index
     help="CelebA-HQ-to-CelebA-mapping.txt",
 )
 @click.option("--instructions", default="", help="where to get CelebAHQ, for the error")
-@click.option("--out", type=click.Path(dir_okay=False), required=True)
+@click.option("--out", type=click.Path(dir_okay=False), required=True, help="CelebAHQ index TSV")
 @step
 def main(root, identities, mapping, instructions, out):
     """One row per CelebAHQ image: index, path, CelebA file, CelebA identity."""

@@ -11,7 +11,7 @@ from idunlearn.real import index_ffhq, write_index
 @click.command()
 @click.option("--root", type=click.Path(), required=True, help="folder of FFHQ images")
 @click.option("--instructions", default="", help="where to get FFHQ, for the missing-data error")
-@click.option("--out", type=click.Path(dir_okay=False), required=True)
+@click.option("--out", type=click.Path(dir_okay=False), required=True, help="FFHQ index TSV")
 @step
 def main(root, instructions, out):
     """Sorted paths, so an FFHQ index is the image's own number."""

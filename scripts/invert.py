@@ -2,7 +2,7 @@
 
 import click
 
-from idunlearn.cli import device_option, seeded, step, threads_option
+from idunlearn.cli import device_option, lpips_options, seeded, step, threads_option
 from idunlearn.inversion import InversionConfig, run_invert
 
 
@@ -13,22 +13,56 @@ from idunlearn.inversion import InversionConfig, run_invert
     type=click.Path(dir_okay=False),
     help="synthetic dataset, or the identity's faces file (real setting); not for random",
 )
-@click.option("--generator", type=click.Path(dir_okay=False), required=True)
-@click.option("--encoder", type=click.Path(dir_okay=False), required=True)
-@click.option("--scenario", type=click.Choice(["random", "ind", "ood"]), required=True)
+@click.option(
+    "--generator",
+    type=click.Path(dir_okay=False),
+    required=True,
+    help="generator G_s: world checkpoint or network spec",
+)
+@click.option(
+    "--encoder",
+    type=click.Path(dir_okay=False),
+    required=True,
+    help="inversion encoder: world checkpoint or network spec",
+)
+@click.option(
+    "--scenario",
+    type=click.Choice(["random", "ind", "ood"]),
+    required=True,
+    help="random | ind | ood",
+)
 @click.option("--identity", required=True, help="identity name, e.g. ood03")
 @click.option(
     "--method",
     type=click.Choice(["encoder", "optimisation"]),
     default="optimisation",
     show_default=True,
+    help="the encoder's w alone, or W+ optimisation started from it",
 )
-@click.option("--steps", type=click.IntRange(min=0), default=100, show_default=True)
-@click.option("--lr", type=float, default=0.05, show_default=True)
-@click.option("--lpips-weight", type=float, default=1.0, show_default=True)
-@click.option("--lpips-net", type=click.Choice(["alex", "vgg", "squeeze"]), default="alex")
-@click.option("--lpips-random/--lpips-pretrained", default=True, show_default=True)
-@click.option("--out", type=click.Path(dir_okay=False), required=True)
+@click.option(
+    "--steps",
+    type=click.IntRange(min=0),
+    default=100,
+    show_default=True,
+    help="W+ optimisation steps (0 or --method encoder: the encoder's w)",
+)
+@click.option(
+    "--lr",
+    type=float,
+    default=0.05,
+    show_default=True,
+    help="Adam learning rate of the optimisation",
+)
+@click.option(
+    "--lpips-weight", type=float, default=1.0, show_default=True, help="LPIPS weight beside L2"
+)
+@lpips_options
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False),
+    required=True,
+    help="w_u, source image and camera (.pt), written atomically",
+)
 @device_option
 @threads_option
 @seeded

@@ -17,7 +17,12 @@ def focal_value(_ctx: click.Context, _param: click.Parameter, value: str | None)
 
 
 @click.command()
-@click.option("--role", type=click.Choice(sorted(NETWORK_FAMILIES)), required=True)
+@click.option(
+    "--role",
+    type=click.Choice(sorted(NETWORK_FAMILIES)),
+    required=True,
+    help="the network's role in the workflow",
+)
 @click.option("--family", required=True, help="eg3d, goae, average, arcface, ...")
 @click.option("--weights", type=click.Path(dir_okay=False), help="downloaded weights")
 @click.option("--sha256", help="the weights' configured SHA-256")
@@ -26,7 +31,7 @@ def focal_value(_ctx: click.Context, _param: click.Parameter, value: str | None)
 @click.option("--look-at", type=click.Choice(["reference", "eg3d"]), help="generator: camera pivot")
 @click.option("--focal", callback=focal_value, help="generator: 'computed' or a number")
 @click.option("--noise-mode", type=click.Choice(["random", "const"]), help="generator: noise")
-@click.option("--out", type=click.Path(dir_okay=False), required=True)
+@click.option("--out", type=click.Path(dir_okay=False), required=True, help="network spec JSON")
 @step
 def main(role, family, weights, sha256, code_root, w_avg, look_at, focal, noise_mode, out):
     """Every step loads the network through this file, so it is the one place that

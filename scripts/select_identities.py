@@ -27,10 +27,36 @@ def synthetic_table(dataset, counts, seed):
     show_default=True,
     help="real OOD identities need this many CelebAHQ images",
 )
-@click.option("--random", "n_random", type=click.IntRange(min=0), default=5, show_default=True)
-@click.option("--ind", "n_ind", type=click.IntRange(min=0), default=5, show_default=True)
-@click.option("--ood", "n_ood", type=click.IntRange(min=0), default=5, show_default=True)
-@click.option("--out", type=click.Path(dir_okay=False), required=True)
+@click.option(
+    "--random",
+    "n_random",
+    type=click.IntRange(min=0),
+    default=5,
+    show_default=True,
+    help="random identities (mapped z seeds)",
+)
+@click.option(
+    "--ind",
+    "n_ind",
+    type=click.IntRange(min=0),
+    default=5,
+    show_default=True,
+    help="in-domain identities (training / FFHQ)",
+)
+@click.option(
+    "--ood",
+    "n_ood",
+    type=click.IntRange(min=0),
+    default=5,
+    show_default=True,
+    help="out-of-domain identities (held-out / CelebAHQ)",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False),
+    required=True,
+    help="identity table TSV, written atomically",
+)
 @seed_option
 @step
 def main(dataset, ffhq_index, celebahq_index, min_images, n_random, n_ind, n_ood, out, seed):

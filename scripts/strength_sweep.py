@@ -2,7 +2,7 @@
 
 import click
 
-from idunlearn.cli import device_option, step, threads_option
+from idunlearn.cli import device_option, seeded, step, threads_option
 from idunlearn.sweep import SweepJob, run_strength_sweep
 
 FILE = click.Path(dir_okay=False)
@@ -15,7 +15,13 @@ FILE = click.Path(dir_okay=False)
 @click.option("--eval-identity", type=FILE, required=True, help="evaluation identity network")
 @click.option("--features", type=FILE, required=True, help="FID feature network")
 @click.option("--reference", type=FILE, required=True, help="FID reference statistics")
-@click.option("--batch-size", type=click.IntRange(min=1), default=100, show_default=True)
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    default=100,
+    show_default=True,
+    help="generator samples per batch",
+)
 @click.option("--scenario", required=True, help="labels the record")
 @click.option("--identity", required=True, help="labels the record")
 @click.option("--method", required=True, help="the method's name (labels the record)")
@@ -25,6 +31,7 @@ FILE = click.Path(dir_okay=False)
 @click.option("--out", type=FILE, required=True, help="the sweep's JSON record")
 @device_option
 @threads_option
+@seeded
 @step
 def main(
     generator,

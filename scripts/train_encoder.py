@@ -8,9 +8,19 @@ from idunlearn.world.build import build_encoder
 
 
 @click.command()
-@click.option("--dataset", type=click.Path(dir_okay=False), required=True)
-@click.option("--generator", type=click.Path(dir_okay=False), required=True)
-@click.option("--out", type=click.Path(dir_okay=False), required=True)
+@click.option(
+    "--dataset",
+    type=click.Path(dir_okay=False),
+    required=True,
+    help="the world's dataset .npz (dataset rule)",
+)
+@click.option(
+    "--generator",
+    type=click.Path(dir_okay=False),
+    required=True,
+    help="generator G_s: world checkpoint or network spec",
+)
+@click.option("--out", type=click.Path(dir_okay=False), required=True, help="encoder checkpoint")
 @schedule_options
 @threads_option
 @seeded

@@ -8,8 +8,15 @@ from idunlearn.world.build import build_features
 
 
 @click.command()
-@click.option("--dataset", type=click.Path(dir_okay=False), required=True)
-@click.option("--out", type=click.Path(dir_okay=False), required=True)
+@click.option(
+    "--dataset",
+    type=click.Path(dir_okay=False),
+    required=True,
+    help="the world's dataset .npz (dataset rule)",
+)
+@click.option(
+    "--out", type=click.Path(dir_okay=False), required=True, help="feature network checkpoint"
+)
 @schedule_options
 @threads_option
 @seeded

@@ -8,7 +8,12 @@ from idunlearn.world.build import build_generator
 
 
 @click.command()
-@click.option("--dataset", type=click.Path(dir_okay=False), required=True)
+@click.option(
+    "--dataset",
+    type=click.Path(dir_okay=False),
+    required=True,
+    help="the world's dataset .npz (dataset rule)",
+)
 @click.option("--out", type=click.Path(dir_okay=False), required=True, help="generator checkpoint")
 @click.option(
     "--w-norm",

@@ -8,14 +8,21 @@ from idunlearn.world.build import IDENTITY_ROLES, build_identity
 
 
 @click.command()
-@click.option("--dataset", type=click.Path(dir_okay=False), required=True)
+@click.option(
+    "--dataset",
+    type=click.Path(dir_okay=False),
+    required=True,
+    help="the world's dataset .npz (dataset rule)",
+)
 @click.option(
     "--role",
     type=click.Choice(sorted(IDENTITY_ROLES)),
     required=True,
     help="loss: used by unlearning losses; eval: used only by metrics",
 )
-@click.option("--out", type=click.Path(dir_okay=False), required=True)
+@click.option(
+    "--out", type=click.Path(dir_okay=False), required=True, help="identity network checkpoint"
+)
 @schedule_options
 @threads_option
 @seeded

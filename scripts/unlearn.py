@@ -2,7 +2,7 @@
 
 import click
 
-from idunlearn.cli import seeded, step, threads_option
+from idunlearn.cli import device_option, lpips_options, seeded, step, threads_option
 from idunlearn.methods.base import Files
 from idunlearn.system import UnlearnJob, run_unlearn
 
@@ -23,15 +23,22 @@ FILE = click.Path(dir_okay=False)
 @click.option(
     "--settings", required=True, help="the method's resolved settings (methods.settings_json)"
 )
-@click.option("--steps", type=click.IntRange(min=1), default=1000, show_default=True)
 @click.option(
-    "--lr", type=float, default=1e-4, show_default=True, help="unless the method sets one"
+    "--steps",
+    type=click.IntRange(min=1),
+    default=1000,
+    show_default=True,
+    help="unlearning steps (paper 1000)",
 )
-@click.option("--lpips-net", type=click.Choice(["alex", "vgg", "squeeze"]), default="alex")
-@click.option("--lpips-random/--lpips-pretrained", default=True, show_default=True)
 @click.option(
-    "--device", type=click.Choice(["cpu", "cuda", "auto"]), default="cpu", show_default=True
+    "--lr",
+    type=float,
+    default=1e-4,
+    show_default=True,
+    help="Adam learning rate (paper 1e-4), unless the method sets one",
 )
+@lpips_options
+@device_option
 @click.option(
     "--dataset",
     type=FILE,
@@ -50,7 +57,12 @@ FILE = click.Path(dir_okay=False)
     default=None,
     help="inversion encoder file (encoder method only: the network it unlearns)",
 )
-@click.option("--out", type=FILE, required=True)
+@click.option(
+    "--out",
+    type=FILE,
+    required=True,
+    help="unlearned generator G_u checkpoint, written atomically",
+)
 @threads_option
 @seeded
 @step

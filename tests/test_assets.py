@@ -100,6 +100,18 @@ def test_an_asset_without_its_source_field_is_refused():
         AssetSpec(key="arcface", file="a.pth", source="gdrive", sha256=None)
 
 
+def test_a_failed_download_names_the_file_the_url_and_the_manual_fix(tmp_path):
+    spec = url_spec(tmp_path / "offline" / "model.pkl", GOOD)
+    out = tmp_path / "resources" / "model.pkl"
+    with pytest.raises(ArtefactError) as err:
+        install(spec, out)
+    message = str(err.value)
+    assert message.startswith(f"{out}: download of {spec.url} failed (URLError: ")
+    where = tmp_path / "resources" / "manual" / "model.pkl"
+    assert message.endswith(f"put it at {where} and set assets.eg3d.source: manual")
+    assert not out.exists()
+
+
 def test_download_over_http(tmp_path, source):
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(source.parent))
     handler.log_message = lambda *args: None

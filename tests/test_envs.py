@@ -161,3 +161,41 @@ def test_workflow_conda_directives_name_existing_env_files() -> None:
     if not referenced:
         pytest.skip("no conda: directives in the workflow yet")
     assert referenced <= set(ENV_FILES), f"env files not checked here: {referenced}"
+
+
+def constraints() -> dict[str, str]:
+    """constraints.txt: PyPI-normalised name -> the version CI passed with."""
+    lines = (REPO / "constraints.txt").read_text().splitlines()
+    pins = [PIP_PIN.match(line) for line in lines if line and not line.startswith("#")]
+    assert all(pins), "constraints.txt: every line is name==version"
+    return {canonicalize_name(m["name"]): m["version"] for m in pins}
+
+
+def test_constraints_pin_every_dependency_within_pyproject():
+    pinned = constraints()
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    groups = [project["dependencies"], *project["optional-dependencies"].values()]
+    for req in (Requirement(line) for group in groups for line in group):
+        version = pinned.get(canonicalize_name(req.name))
+        assert version, f"constraints.txt: {req.name} is not pinned"
+        assert version in req.specifier, f"constraints.txt: {req.name} {version} not {req}"
+
+
+@pytest.mark.parametrize("name", ENV_FILES)
+def test_env_files_agree_with_the_constraints(name):
+    pinned = constraints()
+    for package, version in pinned_versions(load_env(name)).items():
+        if package in pinned:
+            assert version == pinned[package], (
+                f"{name}: {package} {version}, constraints.txt {pinned[package]}"
+            )
+
+
+def test_every_install_command_uses_the_constraints():
+    ci = (REPO / "ci" / "test.sh").read_text()
+    readme = (REPO / "README.md").read_text()
+    for where, text in (("ci/test.sh", ci), ("README.md", readme)):
+        installs = re.findall(r"pip install[^\n&]*", text)
+        assert installs, f"{where}: no pip install"
+        for command in installs:
+            assert "-c constraints.txt" in command, f"{where}: {command!r} without the constraints"

@@ -61,3 +61,17 @@ def test_checkpoint_round_trip_and_errors(tmp_path, generator):
         load_generator(tmp_path / "other.pt")
     with pytest.raises(ArtefactError, match="missing checkpoint"):
         load_generator(tmp_path / "absent.pt")
+
+
+class Pickled:
+    """Not a tensor: a weights-only load refuses a file holding one."""
+
+
+def test_a_refused_weights_only_load_says_so_not_corrupt(tmp_path):
+    path = tmp_path / "pickled.pt"
+    torch.save({"kind": "synthetic-generator", "state_dict": {}, "x": Pickled()}, path)
+    with pytest.raises(ArtefactError) as err:
+        load_generator(path)
+    message = str(err.value)
+    assert message.startswith(f"checkpoint {path} holds objects a weights-only load refuses")
+    assert "(GLOBAL test_generator.Pickled)" in message and "corrupt" not in message

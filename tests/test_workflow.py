@@ -54,6 +54,8 @@ def test_default_config_dry_run_shows_the_whole_dag(tmp_path):
         (lambda c: c.update(lpips={"net": "resnet", "random_backbone": True}), "resnet"),
         (lambda c: c["attacks"].update(methods=["guide", "gide"]), "gide"),
         (lambda c: c["attacks"]["relearn"].update(ks=[0]), "ks"),
+        (lambda c: c["identities"].update(ood=10), "identities.ood: 10 asked for"),
+        (lambda c: c.update(colour="red"), "'colour' was unexpected"),
     ],
 )
 def test_a_bad_config_fails_before_any_job_naming_the_key(tmp_path, change, named):
@@ -62,6 +64,7 @@ def test_a_bad_config_fails_before_any_job_naming_the_key(tmp_path, change, name
     out = result.stdout + result.stderr
     assert result.returncode != 0
     assert named in out
+    assert len(out.splitlines()) < 10, out  # the key and value, not the whole schema
     assert not (tmp_path / "results").exists()
 
 

@@ -107,6 +107,25 @@ def fetch_gdrive_folder(folder_id: str, name: str, dest: Path) -> None:
     fetch_gdrive(ids[0], dest)
 
 
+def source_url(spec: AssetSpec) -> str:
+    """Where a download comes from, as a person would open it."""
+    if spec.source == "url":
+        return str(spec.url)
+    kind = "drive/folders/" if spec.source == "gdrive_folder" else "uc?id="
+    return f"https://drive.google.com/{kind}{spec.gdrive_id}"
+
+
+def download_message(spec: AssetSpec, out: Path, where: Path, err: Exception) -> str:
+    """A failed download: the file, the URL, why, and how to go on without the network."""
+    lines = str(getattr(err, "reason", None) or err).strip().splitlines()  # URLError.reason
+    reason = lines[0] if lines else "no reason given"
+    return (
+        f"{out}: download of {source_url(spec)} failed ({type(err).__name__}: {reason}); "
+        f"to go on without it, fetch the file by hand, put it at {where} and set "
+        f"assets.{spec.key}.source: manual"
+    )
+
+
 def _fetcher(spec: AssetSpec, name: str) -> Callable[[Path], None]:
     if spec.source == "url":
         return lambda dest: fetch_url(spec.url, dest)
@@ -141,7 +160,11 @@ def install(spec: AssetSpec, out: str | os.PathLike[str]) -> str:
                 raise ArtefactError(manual_message(spec, out, where))
             shutil.copyfile(where, tmp)
         else:
-            _fetcher(spec, Path(spec.file).name)(tmp)
+            try:
+                _fetcher(spec, Path(spec.file).name)(tmp)
+            except Exception as err:  # urllib, requests and gdown raise unrelated types
+                where = spec.pickup_path(resources)
+                raise ArtefactError(download_message(spec, out, where, err)) from err
         if not spec.sha256:
             os.replace(tmp, unverified)
             raise ChecksumError(

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import os
+import pickle
+import re
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from idunlearn.io import ArtefactError, atomic_path
+
+# How torch.load(weights_only=True) names a class or function it refuses to unpickle
+# (a damaged file fails with other UnpicklingErrors: "Unsupported operand" etc.).
+REFUSED_GLOBAL = re.compile(r"Unsupported global: (.*?)(?: was not an allowed global|$)", re.M)
 
 
 def save_checkpoint(
@@ -35,6 +41,13 @@ def load_checkpoint(path: str | os.PathLike[str], kind: str) -> dict[str, Any]:
         raise ArtefactError(f"missing checkpoint: {path}")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        if refused := REFUSED_GLOBAL.search(str(err)):
+            raise ArtefactError(
+                f"checkpoint {path} holds objects a weights-only load refuses ({refused[1]}):"
+                " not written by save_checkpoint, and never unpickled here"
+            ) from err
+        raise ArtefactError(f"corrupt checkpoint: {path} ({type(err).__name__})") from err
     except Exception as err:  # torch raises several unrelated types for a damaged file
         raise ArtefactError(f"corrupt checkpoint: {path} ({type(err).__name__})") from err
     if not isinstance(payload, dict) or "state_dict" not in payload:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import traceback
 from collections.abc import Callable
 from typing import Any
 
@@ -11,10 +12,14 @@ import click
 
 from idunlearn.io import ArtefactError
 
+# What a user can cause (a missing or corrupt file, a bad name or value): one line.
+EXPECTED = (ArtefactError, KeyError, ValueError, FileNotFoundError)
+
 
 def step(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn the errors a user can cause (a missing or corrupt file, a bad name or
-    value) into a one-line message and a non-zero exit instead of a traceback."""
+    """Turn the errors a user can cause into a one-line `Error:` and a non-zero exit;
+    anything else (a bug) prints its traceback first, so the rule's log keeps it, and
+    still ends in one `Error:` line that the console shows (idunlearn.job)."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -25,9 +30,14 @@ def step(func: Callable[..., Any]) -> Callable[..., Any]:
             torch.set_num_threads(threads)
         try:
             return func(*args, **kwargs)
-        except (ArtefactError, KeyError, ValueError, FileNotFoundError) as err:
+        except EXPECTED as err:
             message = err.args[0] if isinstance(err, KeyError) and err.args else err
             raise click.ClickException(str(message)) from err
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except Exception as err:
+            traceback.print_exc()
+            raise click.ClickException(f"unexpected {type(err).__name__}: {err}") from err
 
     return wrapper
 
@@ -70,6 +80,32 @@ def seeded(func: Callable[..., Any]) -> Callable[..., Any]:
 
 def schedule_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """--steps, --batch-size and --lr, shared by the world's training CLIs."""
-    func = click.option("--lr", type=click.FloatRange(min=0, min_open=True), required=True)(func)
-    func = click.option("--batch-size", type=click.IntRange(min=2), required=True)(func)
-    return click.option("--steps", type=click.IntRange(min=1), required=True)(func)
+    func = click.option(
+        "--lr",
+        type=click.FloatRange(min=0, min_open=True),
+        required=True,
+        help="Adam learning rate",
+    )(func)
+    func = click.option(
+        "--batch-size", type=click.IntRange(min=2), required=True, help="examples per step"
+    )(func)
+    return click.option(
+        "--steps", type=click.IntRange(min=1), required=True, help="optimiser steps"
+    )(func)
+
+
+def lpips_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """--lpips-net and --lpips-random/--lpips-pretrained, shared by the LPIPS steps."""
+    func = click.option(
+        "--lpips-random/--lpips-pretrained",
+        default=True,
+        show_default=True,
+        help="LPIPS on a random backbone (no ImageNet weights) or the pretrained one",
+    )(func)
+    return click.option(
+        "--lpips-net",
+        type=click.Choice(["alex", "vgg", "squeeze"]),
+        default="alex",
+        show_default=True,
+        help="LPIPS backbone (paper: vgg)",
+    )(func)

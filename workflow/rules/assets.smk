@@ -19,7 +19,7 @@ localrules:
 
 rule download:
     output:
-        "resources/{asset_file}",
+        keep("resources/{asset_file}"),
     log:
         "logs/download/{asset_file}.log",
     benchmark:
@@ -27,12 +27,12 @@ rule download:
     conda:
         "../../envs/torch.yaml"
     params:
-        script=script_path("download"),
         key=lambda wc: ASSET_KEY[wc.asset_file],
-        spec=lambda wc: json.dumps(config["assets"][ASSET_KEY[wc.asset_file]]),
+        spec=lambda wc: json.dumps(
+            config["assets"][ASSET_KEY[wc.asset_file]], sort_keys=True
+        ),
     shell:
-        "python {params.script} --key {params.key} --spec {params.spec:q} --out {output}"
-        " > {log} 2>&1 || {{ tail -n 1 {log} >&2; exit 1; }}"
+        "run_step {log:q} download --key {params.key} --spec {params.spec:q} --out {output:q}"
 
 
 rule fetch_code:
@@ -45,8 +45,8 @@ rule fetch_code:
     conda:
         "../../envs/torch.yaml"
     params:
-        script=script_path("fetch_code"),
-        c=lambda wc: config["code"][wc.code],
+        repo=lambda wc: config["code"][wc.code]["repo"],
+        commit=lambda wc: config["code"][wc.code]["commit"],
     shell:
-        "python {params.script} --repo {params.c[repo]} --commit {params.c[commit]}"
-        " --out {output} > {log} 2>&1 || {{ tail -n 1 {log} >&2; exit 1; }}"
+        "run_step {log:q} fetch_code --repo {params.repo:q} --commit {params.commit}"
+        " --out {output:q}"

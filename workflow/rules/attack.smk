@@ -7,7 +7,7 @@ rule attack:
         loss_identity=network("identity_loss"),
         eval_identity=network("identity_eval"),
     output:
-        "results/attack/{scenario}/{identity}/{method}.json",
+        keep("results/attack/{scenario}/{identity}/{method}.json"),
     log:
         "logs/attack/{scenario}/{identity}/{method}.log",
     benchmark:
@@ -18,18 +18,17 @@ rule attack:
     resources:
         gpu=config["resources"]["gpu"],
     params:
-        script=script_path("attack"),
         settings=method_settings,
         lpips=LPIPS_FLAGS,
         attacks=get_attack_flags,
         seed=lambda wc: seed_for("attack", wc.scenario, wc.identity, wc.method),
         device=DEVICE_FLAG,
     shell:
-        "python {params.script} --generator {input.generator}"
-        " --unlearned {input.unlearned} --inversion {input.inversion}"
-        " --encoder {input.encoder} --loss-identity {input.loss_identity}"
-        " --eval-identity {input.eval_identity} --scenario {wildcards.scenario}"
+        "run_step {log:q} attack --generator {input.generator:q}"
+        " --unlearned {input.unlearned:q} --inversion {input.inversion:q}"
+        " --encoder {input.encoder:q} --loss-identity {input.loss_identity:q}"
+        " --eval-identity {input.eval_identity:q} --scenario {wildcards.scenario}"
         " --identity {wildcards.identity} --method {wildcards.method}"
         " --settings {params.settings}"
-        " {params.attacks} {params.lpips} --out {output} --seed {params.seed}"
-        " {params.device} --threads {threads} > {log} 2>&1"
+        " {params.attacks} {params.lpips} --out {output:q} --seed {params.seed}"
+        " {params.device} --threads {threads}"

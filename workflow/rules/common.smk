@@ -1,20 +1,39 @@
 import json
 import re
 import shlex
+import sys
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
+from snakemake.io import IOFile
+from snakemake.settings.types import DeploymentMethod
 from snakemake.utils import validate
 
+from idunlearn.configcheck import config_problems, schema_message
 from idunlearn.identities import SCENARIOS, identity_names
+from idunlearn.job import outdate_restored
 from idunlearn.methods import all_methods, canonical_names, settings_json
 from idunlearn.seeding import derive_seed
 from idunlearn.world.dataset import WorldSpec
 
-validate(config, "../schemas/config.schema.yaml")
+try:
+    validate(config, "../schemas/config.schema.yaml")
+except WorkflowError as err:  # its text is the whole schema: name the key and value
+    raise WorkflowError(schema_message(err)) from None
+if problems := config_problems(config):
+    raise WorkflowError("config: " + "; ".join(problems))
 
 SYNTHETIC = config["generator"] == "synthetic"
 SCRIPTS = Path(workflow.basedir) / "scripts"
+# Every rule's shell is `run_step {log:q} <script name> <flags>`: the step runs under
+# the interpreter Snakemake runs in (its conda env's python with --sdm conda), its
+# output goes to the log, and a failure puts its one-line Error on the console
+# (idunlearn.job). A shell function of the prefix, not a variable of the rules: a moved
+# repository or another interpreter is not a change of any job.
+CONDA = DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method
+PY = "python" if CONDA else shlex.quote(sys.executable)
+# (doubled braces: Snakemake formats the prefix with each command)
+RUN_STEP = f'run_step() {{{{ {PY} -m idunlearn.job {shlex.quote(str(SCRIPTS))} "$@"; }}}}; '
 PAPER_NUMBERS = str(Path(workflow.basedir) / "config" / "paper_numbers.yaml")
 WORLD = "results/world"
 # The world keys the dataset depends on (not the networks' schedules).
@@ -25,6 +44,8 @@ DATASET_KEYS = (
     "heldout_images",
     "yaw_range",
 )
+# The schedule keys of each world network, in the order of the training CLIs' flags.
+SCHEDULE_KEYS = ("steps", "batch_size", "lr")
 METHODS = all_methods(config)
 CANONICAL = canonical_names(config)
 TABLE_METHODS = list(config["methods"])
@@ -55,9 +76,19 @@ wildcard_constraints:
     target=r"average|ufo_d-?[0-9.]+",
 
 
-def script_path(name):
-    """The step CLI of a rule: scripts/<name>.py beside the Snakefile."""
-    return str(SCRIPTS / f"{name}.py")
+def keep(path):
+    """An output a failing rerun must not take with it: Snakemake backs it up and puts
+    it back if the job fails (the steps write atomically, so a kill leaves it whole);
+    onerror below dates the put-back copy back so that the next run redoes the job."""
+    return update(path)
+
+
+def flags(block, *keys):
+    """`--key value` for `keys` of a config block in this order: a canonical param (the
+    text of a dict would change with the config's key order and rerun the job)."""
+    return " ".join(
+        f"--{k.replace('_', '-')} {shlex.quote(str(block[k]))}" for k in keys
+    )
 
 
 def seed_for(*parts):
@@ -189,10 +220,10 @@ def get_select_identities_input(wildcards):
 
 def select_identities_flags(input):
     """The dataset flags of select_identities (real: the indices and the OOD minimum)."""
-    flags = file_flags(input, ("dataset", "ffhq_index", "celebahq_index"))
+    files = file_flags(input, ("dataset", "ffhq_index", "celebahq_index"))
     if SYNTHETIC:
-        return flags
-    return f"{flags} --min-images {config['real']['ood_min_images']}"
+        return files
+    return f"{files} --min-images {config['real']['ood_min_images']}"
 
 
 def get_invert_dataset(wildcards):
@@ -217,16 +248,15 @@ def get_lpips_weights(wildcards):
 def file_flags(input, keys):
     """`--key path` for each of `keys` given in a rule's input (optional inputs)."""
     given = [key for key in keys if key in input.keys() and len(input[key])]
-    return " ".join(f"--{key.replace('_', '-')} {input[key]}" for key in given)
+    return " ".join(
+        f"--{key.replace('_', '-')} {shlex.quote(str(input[key]))}" for key in given
+    )
 
 
 def attacked_methods():
-    """Canonical names of the methods the attack rule runs on (config `attacks.methods`)."""
-    names = config.get("attacks", {}).get("methods", [])
-    unknown = sorted(set(names) - set(METHODS))
-    if unknown:
-        raise ValueError(f"attacks.methods: unknown method(s) {', '.join(unknown)}")
-    return {CANONICAL[name] for name in names}
+    """Canonical names of the methods the attack rule runs on (config `attacks.methods`,
+    checked against the configured methods by config_problems)."""
+    return {CANONICAL[name] for name in config.get("attacks", {}).get("methods", [])}
 
 
 def attack_records():
@@ -317,16 +347,17 @@ def get_network_spec_input(wildcards):
 
 def network_spec_flags(wildcards):
     role, family, weights, code, _ = real_network(wildcards.network)
-    flags = f"--role {role} --family {family}"
+    text = f"--role {role} --family {family}"
     if weights and config["assets"][weights]["sha256"]:
-        flags += f" --sha256 {config['assets'][weights]['sha256']}"
+        text += f" --sha256 {config['assets'][weights]['sha256']}"
     if code:
-        flags += f" --code-root {code_dir(code)}"  # the adapters know their repository's layout
+        # the adapters know their repository's layout
+        text += f" --code-root {shlex.quote(code_dir(code))}"
     if role == "generator":
         # how EG3D renders: kept in its spec, so that every step renders alike
         e = config["eg3d"]
-        flags += f" --look-at {e['look_at']} --focal {e['focal']} --noise-mode {e['noise_mode']}"
-    return flags
+        text += f" --look-at {e['look_at']} --focal {e['focal']} --noise-mode {e['noise_mode']}"
+    return text
 
 
 if not SYNTHETIC:
@@ -351,8 +382,18 @@ if not SYNTHETIC and config["real"]["inversion"] == "optimisation":
             " optimisation and inversion.steps > 0"
         )
 
-if not SYNTHETIC:
-    # Every job reads torch hub weights (LPIPS' VGG, Inception) from the verified
-    # downloads, never from the internet or a user cache.
-    TORCH_HOME = shlex.quote(str(Path("resources/torch").resolve()))
-    shell.prefix(f"set -euo pipefail; export TORCH_HOME={TORCH_HOME}; ")
+# The real setting's jobs read torch hub weights (LPIPS' VGG, Inception) from the
+# verified downloads, never from the internet or a user cache.
+TORCH_HOME = shlex.quote(str(Path("resources/torch").resolve()))
+shell.prefix(
+    "set -euo pipefail; "
+    + ("" if SYNTHETIC else f"export TORCH_HOME={TORCH_HOME}; ")
+    + RUN_STEP
+)
+
+
+onerror:
+    # The copy Snakemake put back of a failed job's kept output carries the failed run's
+    # record (its inputs' checksums): drop it, so the dated-back file is redone next time.
+    for path in outdate_restored([Path(f) for f in log]):
+        workflow.persistence.cleanup_metadata(IOFile(str(path)))

@@ -4,7 +4,7 @@ rule fid_reference:
         generator=network("generator"),
         features=network("features"),
     output:
-        "results/fid/reference.npz",
+        keep("results/fid/reference.npz"),
     log:
         "logs/fid_reference.log",
     benchmark:
@@ -15,16 +15,16 @@ rule fid_reference:
     resources:
         gpu=config["resources"]["gpu"],
     params:
-        script=script_path("fid_reference"),
-        e=config["evaluation"],
+        samples=config["evaluation"]["fid_samples"],
+        batch=config["evaluation"]["batch_size"],
         seed=seed_for("fid"),
         device=DEVICE_FLAG,
     shell:
-        "python {params.script} --generator {input.generator}"
-        " --features {input.features} --dataset {input.dataset}"
-        " --samples {params.e[fid_samples]} --batch-size {params.e[batch_size]}"
-        " --out {output} --seed {params.seed}"
-        " {params.device} --threads {threads} > {log} 2>&1"
+        "run_step {log:q} fid_reference --generator {input.generator:q}"
+        " --features {input.features:q} --dataset {input.dataset:q}"
+        " --samples {params.samples} --batch-size {params.batch}"
+        " --out {output:q} --seed {params.seed}"
+        " {params.device} --threads {threads}"
 
 
 rule evaluate:
@@ -38,8 +38,8 @@ rule evaluate:
         features=network("features"),
         reference="results/fid/reference.npz",
     output:
-        json="results/evaluate/{scenario}/{identity}/{method}.json",
-        png="results/evaluate/{scenario}/{identity}/{method}.png",
+        json=keep("results/evaluate/{scenario}/{identity}/{method}.json"),
+        png=keep("results/evaluate/{scenario}/{identity}/{method}.png"),
     log:
         "logs/evaluate/{scenario}/{identity}/{method}.log",
     benchmark:
@@ -50,7 +50,6 @@ rule evaluate:
     resources:
         gpu=config["resources"]["gpu"],
     params:
-        script=script_path("evaluate"),
         settings=method_settings,
         batch=config["evaluation"]["batch_size"],
         extra=lambda wc, input: file_flags(input, ("encoder", "second_identity")),
@@ -58,13 +57,13 @@ rule evaluate:
         max_no_face=config["evaluation"]["max_no_face_share"],
         seed=lambda wc: seed_for("evaluate", wc.scenario, wc.identity),
     shell:
-        "python {params.script} --generator {input.generator}"
-        " --unlearned {input.unlearned} --inversion {input.inversion}"
-        " --target {input.target}"
-        " --eval-identity {input.eval_identity} --features {input.features}"
-        " --reference {input.reference} --batch-size {params.batch}"
+        "run_step {log:q} evaluate --generator {input.generator:q}"
+        " --unlearned {input.unlearned:q} --inversion {input.inversion:q}"
+        " --target {input.target:q}"
+        " --eval-identity {input.eval_identity:q} --features {input.features:q}"
+        " --reference {input.reference:q} --batch-size {params.batch}"
         " --scenario {wildcards.scenario} --identity {wildcards.identity}"
         " --method {wildcards.method} --settings {params.settings}"
-        " --out-json {output.json} --out-png {output.png}"
+        " --out-json {output.json:q} --out-png {output.png:q}"
         " --max-no-face-share {params.max_no_face} --seed {params.seed}"
-        " {params.extra} {params.device} --threads {threads} > {log} 2>&1"
+        " {params.extra} {params.device} --threads {threads}"

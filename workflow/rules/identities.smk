@@ -2,7 +2,7 @@ rule select_identities:
     input:
         unpack(get_select_identities_input),
     output:
-        "results/identities.tsv",
+        keep("results/identities.tsv"),
     log:
         "logs/select_identities.log",
     benchmark:
@@ -10,11 +10,9 @@ rule select_identities:
     conda:
         "../../envs/torch.yaml"
     params:
-        script=script_path("select_identities"),
-        n=config["identities"],
+        counts=flags(config["identities"], *SCENARIOS),
         seed=seed_for("select_identities"),
         data=lambda wc, input: select_identities_flags(input),
     shell:
-        "python {params.script} {params.data} --random {params.n[random]}"
-        " --ind {params.n[ind]} --ood {params.n[ood]} --out {output} --seed {params.seed}"
-        " > {log} 2>&1"
+        "run_step {log:q} select_identities {params.data} {params.counts}"
+        " --out {output:q} --seed {params.seed}"

@@ -6,7 +6,7 @@ rule invert:
         encoder=network("encoder"),
         lpips_weights=get_lpips_weights,
     output:
-        "results/invert/{scenario}/{identity}.pt",
+        keep("results/invert/{scenario}/{identity}.pt"),
     log:
         "logs/invert/{scenario}/{identity}.log",
     benchmark:
@@ -17,16 +17,14 @@ rule invert:
     resources:
         gpu=config["resources"]["gpu"],
     params:
-        script=script_path("invert"),
         lpips=LPIPS_FLAGS,
         device=DEVICE_FLAG,
-        inv=config["inversion"],
+        inversion=flags(config["inversion"], "method", "steps", "lr", "lpips_weight"),
         dataset=lambda wc, input: file_flags(input, ("dataset",)),
         seed=lambda wc: seed_for("invert", wc.scenario, wc.identity),
     shell:
-        "python {params.script} --identities {input.identities} {params.dataset}"
-        " --generator {input.generator} --encoder {input.encoder}"
+        "run_step {log:q} invert --identities {input.identities:q} {params.dataset}"
+        " --generator {input.generator:q} --encoder {input.encoder:q}"
         " --scenario {wildcards.scenario} --identity {wildcards.identity}"
-        " --method {params.inv[method]} --steps {params.inv[steps]} --lr {params.inv[lr]}"
-        " --lpips-weight {params.inv[lpips_weight]} {params.lpips} --out {output}"
-        " --seed {params.seed} {params.device} --threads {threads} > {log} 2>&1"
+        " {params.inversion} {params.lpips} --out {output:q}"
+        " --seed {params.seed} {params.device} --threads {threads}"

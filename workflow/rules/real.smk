@@ -14,7 +14,7 @@ localrules:
 
 rule index_ffhq:
     output:
-        "results/real/ffhq_index.tsv",
+        keep("results/real/ffhq_index.tsv"),
     log:
         "logs/index_ffhq.log",
     benchmark:
@@ -22,12 +22,11 @@ rule index_ffhq:
     conda:
         "../../envs/torch.yaml"
     params:
-        script=script_path("index_ffhq"),
         root=config["real"]["ffhq_dir"],
         how=config["real"]["ffhq_instructions"],
     shell:
-        "python {params.script} --root {params.root} --instructions {params.how:q}"
-        " --out {output} > {log} 2>&1 || {{ tail -n 1 {log} >&2; exit 1; }}"
+        "run_step {log:q} index_ffhq --root {params.root:q} --instructions {params.how:q}"
+        " --out {output:q}"
 
 
 rule index_celebahq:
@@ -35,7 +34,7 @@ rule index_celebahq:
         identities=asset("celeba_identities"),
         mapping=asset("celebahq_mapping"),
     output:
-        "results/real/celebahq_index.tsv",
+        keep("results/real/celebahq_index.tsv"),
     log:
         "logs/index_celebahq.log",
     benchmark:
@@ -43,13 +42,12 @@ rule index_celebahq:
     conda:
         "../../envs/torch.yaml"
     params:
-        script=script_path("index_celebahq"),
         root=config["real"]["celebahq_dir"],
         how=config["real"]["celebahq_instructions"],
     shell:
-        "python {params.script} --root {params.root} --identities {input.identities}"
-        " --mapping {input.mapping} --instructions {params.how:q} --out {output}"
-        " > {log} 2>&1 || {{ tail -n 1 {log} >&2; exit 1; }}"
+        "run_step {log:q} index_celebahq --root {params.root:q}"
+        " --identities {input.identities:q} --mapping {input.mapping:q}"
+        " --instructions {params.how:q} --out {output:q}"
 
 
 rule faces:
@@ -59,7 +57,7 @@ rule faces:
             "ffhq" if wc.scenario == "ind" else "celebahq"
         ),
     output:
-        "results/faces/{scenario}/{identity}.npz",
+        keep("results/faces/{scenario}/{identity}.npz"),
     log:
         "logs/faces/{scenario}/{identity}.log",
     benchmark:
@@ -67,7 +65,6 @@ rule faces:
     conda:
         "../../envs/faces.yaml"
     params:
-        script=script_path("faces"),
         resolution=config["real"]["resolution"],
         align=lambda wc: (
             "--align"
@@ -75,16 +72,17 @@ rule faces:
             else "--no-align"
         ),
     shell:
-        "python {params.script} --identities {input.identities} --scenario {wildcards.scenario}"
-        " --identity {wildcards.identity} --index {input.index}"
-        " --resolution {params.resolution} {params.align} --out {output} > {log} 2>&1"
+        "run_step {log:q} faces --identities {input.identities:q}"
+        " --scenario {wildcards.scenario} --identity {wildcards.identity}"
+        " --index {input.index:q} --resolution {params.resolution} {params.align}"
+        " --out {output:q}"
 
 
 rule network_spec:
     input:
         unpack(get_network_spec_input),
     output:
-        "results/networks/{network}.json",
+        keep("results/networks/{network}.json"),
     log:
         "logs/network_spec/{network}.log",
     benchmark:
@@ -92,11 +90,10 @@ rule network_spec:
     conda:
         "../../envs/torch.yaml"
     params:
-        script=script_path("network_spec"),
         flags=network_spec_flags,
         files=lambda wc, input: file_flags(input, ("weights", "w_avg")),
     shell:
-        "python {params.script} {params.flags} {params.files} --out {output} > {log} 2>&1"
+        "run_step {log:q} network_spec {params.flags} {params.files} --out {output:q}"
 
 
 rule fid_real:
@@ -104,7 +101,7 @@ rule fid_real:
         index=rules.index_ffhq.output,
         features=network("features"),
     output:
-        "results/fid/real.npz",
+        keep("results/fid/real.npz"),
     log:
         "logs/fid_real.log",
     benchmark:
@@ -115,13 +112,13 @@ rule fid_real:
     resources:
         gpu=config["resources"]["gpu"],
     params:
-        script=script_path("fid_real"),
-        real=config["real"],
+        images=config["real"]["fid_real_images"],
+        resolution=config["real"]["resolution"],
         batch=config["evaluation"]["batch_size"],
         device=DEVICE_FLAG,
         seed=seed_for("fid_real"),
     shell:
-        "python {params.script} --index {input.index} --features {input.features}"
-        " --count {params.real[fid_real_images]} --resolution {params.real[resolution]}"
-        " --batch-size {params.batch} --out {output} --seed {params.seed}"
-        " {params.device} --threads {threads} > {log} 2>&1"
+        "run_step {log:q} fid_real --index {input.index:q} --features {input.features:q}"
+        " --count {params.images} --resolution {params.resolution}"
+        " --batch-size {params.batch} --out {output:q} --seed {params.seed}"
+        " {params.device} --threads {threads}"

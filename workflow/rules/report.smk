@@ -9,7 +9,7 @@ rule aggregate:
         records=evaluation_records(),
         attacks=attack_records(),
     output:
-        "results/metrics/all.csv",
+        keep("results/metrics/all.csv"),
     log:
         "logs/aggregate.log",
     benchmark:
@@ -17,12 +17,13 @@ rule aggregate:
     conda:
         "../../envs/report.yaml"
     params:
-        script=script_path("aggregate"),
         aliases=" ".join(f"--alias {a}" for a in method_aliases()),
-        attacks=lambda wc, input: " ".join(f"--attack {path}" for path in input.attacks),
+        attacks=lambda wc, input: " ".join(
+            f"--attack {shlex.quote(path)}" for path in input.attacks
+        ),
     shell:
-        "python {params.script} --out {output} {params.aliases} {params.attacks}"
-        " {input.records} > {log} 2>&1"
+        "run_step {log:q} aggregate --out {output:q} {params.aliases} {params.attacks}"
+        " {input.records:q}"
 
 
 rule tables:
@@ -33,12 +34,12 @@ rule tables:
         [
             (
                 report(
-                    f"results/tables/{name}.{ext}",
+                    keep(f"results/tables/{name}.{ext}"),
                     category="Tables",
                     caption=f"../report/{name}.rst",
                 )
                 if ext == "md"
-                else f"results/tables/{name}.{ext}"
+                else keep(f"results/tables/{name}.{ext}")
             )
             for name in table_names()
             for ext in ("csv", "md", "tex")
@@ -56,17 +57,16 @@ rule tables:
     conda:
         "../../envs/report.yaml"
     params:
-        script=script_path("tables"),
         methods=",".join(TABLE_METHODS),
         scenario=config.get("ablation_scenario", "ood"),
         setting=caption_setting(),
         resamples=config.get("report", {}).get("bootstrap_resamples", 2000),
         seed=seed_for("tables"),
     shell:
-        "python {params.script} --metrics {input.metrics} --paper {input.paper}"
+        "run_step {log:q} tables --metrics {input.metrics:q} --paper {input.paper:q}"
         " --methods {params.methods} --ablation-scenario {params.scenario}"
         " --setting {params.setting:q} --bootstrap-resamples {params.resamples}"
-        " --bootstrap-seed {params.seed} --outdir results/tables > {log} 2>&1"
+        " --bootstrap-seed {params.seed} --outdir results/tables"
 
 
 rule figures:
@@ -76,7 +76,7 @@ rule figures:
     output:
         [
             report(
-                f"results/figures/{name}.png",
+                keep(f"results/figures/{name}.png"),
                 category="Figures",
                 caption=f"../report/{name}.rst",
             )
@@ -89,10 +89,9 @@ rule figures:
     conda:
         "../../envs/report.yaml"
     params:
-        script=script_path("figures"),
         methods=",".join(TABLE_METHODS),
         scenario=config.get("ablation_scenario", "ood"),
     shell:
-        "python {params.script} --metrics {input.metrics} --evaluate-dir results/evaluate"
+        "run_step {log:q} figures --metrics {input.metrics:q} --evaluate-dir results/evaluate"
         " --methods {params.methods} --ablation-scenario {params.scenario}"
-        " --outdir results/figures > {log} 2>&1"
+        " --outdir results/figures"

@@ -18,18 +18,18 @@ rule strength_sweep:
     resources:
         gpu=config["resources"]["gpu"],
     params:
-        script=script_path("strength_sweep"),
         settings=method_settings,
         batch=config["evaluation"]["batch_size"],
         device=DEVICE_FLAG,
+        seed=lambda wc: seed_for("evaluate", wc.scenario, wc.identity),
     shell:
-        "python {params.script} --generator {input.generator}"
-        " --unlearned {input.unlearned} --inversion {input.inversion}"
-        " --eval-identity {input.eval_identity} --features {input.features}"
-        " --reference {input.reference} --batch-size {params.batch}"
+        "run_step {log:q} strength_sweep --generator {input.generator:q}"
+        " --unlearned {input.unlearned:q} --inversion {input.inversion:q}"
+        " --eval-identity {input.eval_identity:q} --features {input.features:q}"
+        " --reference {input.reference:q} --batch-size {params.batch}"
         " --scenario {wildcards.scenario} --identity {wildcards.identity}"
-        " --method {wildcards.method} --settings {params.settings} --out {output}"
-        " {params.device} --threads {threads} > {log} 2>&1"
+        " --method {wildcards.method} --settings {params.settings} --out {output:q}"
+        " --seed {params.seed} {params.device} --threads {threads}"
 
 
 rule sweep_figure:
@@ -47,7 +47,5 @@ rule sweep_figure:
         "benchmarks/sweep_figure.tsv"
     conda:
         "../../envs/report.yaml"
-    params:
-        script=script_path("sweep_figure"),
     shell:
-        "python {params.script} {input} --out {output} > {log} 2>&1"
+        "run_step {log:q} sweep_figure {input:q} --out {output:q}"

@@ -3,15 +3,13 @@ rule target:
         inversion=rules.invert.output,
         generator=network("generator"),
     output:
-        "results/target/{scenario}/{identity}/{target}.pt",
+        keep("results/target/{scenario}/{identity}/{target}.pt"),
     log:
         "logs/target/{scenario}/{identity}/{target}.log",
     benchmark:
         "benchmarks/target/{scenario}/{identity}/{target}.tsv"
     conda:
         "../../envs/torch.yaml"
-    params:
-        script=script_path("target"),
     shell:
-        "python {params.script} --inversion {input.inversion} --generator {input.generator}"
-        " --key {wildcards.target} --out {output} > {log} 2>&1"
+        "run_step {log:q} target --inversion {input.inversion:q} --generator {input.generator:q}"
+        " --key {wildcards.target} --out {output:q}"

@@ -7,7 +7,7 @@ rule unlearn:
         loss_identity=network("identity_loss"),
         lpips_weights=get_lpips_weights,
     output:
-        "results/unlearn/{scenario}/{identity}/{method}.pt",
+        keep("results/unlearn/{scenario}/{identity}/{method}.pt"),
     log:
         "logs/unlearn/{scenario}/{identity}/{method}.log",
     benchmark:
@@ -18,17 +18,16 @@ rule unlearn:
     resources:
         gpu=config["resources"]["gpu"],
     params:
-        script=script_path("unlearn"),
         settings=method_settings,
         lpips=LPIPS_FLAGS,
-        u=config["unlearn"],
+        schedule=flags(config["unlearn"], "steps", "lr"),
         device=DEVICE_FLAG,
         seed=lambda wc: seed_for("unlearn", wc.scenario, wc.identity, wc.method),
         extra=lambda wc, input: file_flags(input, ("dataset", "identities", "encoder")),
     shell:
-        "python {params.script} --generator {input.generator}"
-        " --inversion {input.inversion} --target {input.target}"
-        " --loss-identity {input.loss_identity} --method {wildcards.method}"
-        " --settings {params.settings} --steps {params.u[steps]} --lr {params.u[lr]}"
-        " {params.lpips} {params.device} --out {output} --seed {params.seed}"
-        " {params.extra} --threads {threads} > {log} 2>&1"
+        "run_step {log:q} unlearn --generator {input.generator:q}"
+        " --inversion {input.inversion:q} --target {input.target:q}"
+        " --loss-identity {input.loss_identity:q} --method {wildcards.method}"
+        " --settings {params.settings} {params.schedule}"
+        " {params.lpips} {params.device} --out {output:q} --seed {params.seed}"
+        " {params.extra} --threads {threads}"

@@ -4,7 +4,7 @@
 
 rule dataset:
     output:
-        f"{WORLD}/dataset.npz",
+        keep(f"{WORLD}/dataset.npz"),
     log:
         "logs/dataset.log",
     benchmark:
@@ -12,21 +12,17 @@ rule dataset:
     conda:
         "../../envs/torch.yaml"
     params:
-        script=script_path("dataset"),
-        w={key: config["world"][key] for key in DATASET_KEYS},
+        world=flags(config["world"], *DATASET_KEYS),
         seed=seed_for("dataset"),
     shell:
-        "python {params.script} --out {output} --num-identities {params.w[num_identities]}"
-        " --images-per-identity {params.w[images_per_identity]}"
-        " --num-heldout {params.w[num_heldout]} --heldout-images {params.w[heldout_images]}"
-        " --yaw-range {params.w[yaw_range]} --seed {params.seed} > {log} 2>&1"
+        "run_step {log:q} dataset --out {output:q} {params.world} --seed {params.seed}"
 
 
 rule train_generator:
     input:
         rules.dataset.output,
     output:
-        f"{WORLD}/generator.pt",
+        keep(f"{WORLD}/generator.pt"),
     log:
         "logs/train_generator.log",
     benchmark:
@@ -36,21 +32,19 @@ rule train_generator:
         "../../envs/torch.yaml"
     threads: config["threads"]
     params:
-        script=script_path("train_generator"),
-        s=config["world"]["generator"],
+        schedule=flags(config["world"]["generator"], *SCHEDULE_KEYS),
         w_norm=config["world"]["w_norm"],
         seed=seed_for("train_generator"),
     shell:
-        "python {params.script} --dataset {input} --out {output}"
-        " --w-norm {params.w_norm} --steps {params.s[steps]} --batch-size {params.s[batch_size]}"
-        " --lr {params.s[lr]} --seed {params.seed} --threads {threads} > {log} 2>&1"
+        "run_step {log:q} train_generator --dataset {input:q} --out {output:q}"
+        " --w-norm {params.w_norm} {params.schedule} --seed {params.seed} --threads {threads}"
 
 
 rule train_identity:
     input:
         rules.dataset.output,
     output:
-        f"{WORLD}/identity_{{role}}.pt",
+        keep(f"{WORLD}/identity_{{role}}.pt"),
     log:
         "logs/train_identity/{role}.log",
     benchmark:
@@ -59,13 +53,11 @@ rule train_identity:
         "../../envs/torch.yaml"
     threads: config["threads"]
     params:
-        script=script_path("train_identity"),
-        s=config["world"]["identity"],
+        schedule=flags(config["world"]["identity"], *SCHEDULE_KEYS),
         seed=lambda wc: seed_for("train_identity", wc.role),
     shell:
-        "python {params.script} --dataset {input} --role {wildcards.role}"
-        " --out {output} --steps {params.s[steps]} --batch-size {params.s[batch_size]}"
-        " --lr {params.s[lr]} --seed {params.seed} --threads {threads} > {log} 2>&1"
+        "run_step {log:q} train_identity --dataset {input:q} --role {wildcards.role}"
+        " --out {output:q} {params.schedule} --seed {params.seed} --threads {threads}"
 
 
 rule train_encoder:
@@ -73,7 +65,7 @@ rule train_encoder:
         dataset=rules.dataset.output,
         generator=rules.train_generator.output,
     output:
-        f"{WORLD}/encoder.pt",
+        keep(f"{WORLD}/encoder.pt"),
     log:
         "logs/train_encoder.log",
     benchmark:
@@ -83,21 +75,19 @@ rule train_encoder:
         "../../envs/torch.yaml"
     threads: config["threads"]
     params:
-        script=script_path("train_encoder"),
-        s=config["world"]["encoder"],
+        schedule=flags(config["world"]["encoder"], *SCHEDULE_KEYS),
         seed=seed_for("train_encoder"),
     shell:
-        "python {params.script} --dataset {input.dataset}"
-        " --generator {input.generator} --out {output} --steps {params.s[steps]}"
-        " --batch-size {params.s[batch_size]} --lr {params.s[lr]} --seed {params.seed}"
-        " --threads {threads} > {log} 2>&1"
+        "run_step {log:q} train_encoder --dataset {input.dataset:q}"
+        " --generator {input.generator:q} --out {output:q} {params.schedule}"
+        " --seed {params.seed} --threads {threads}"
 
 
 rule train_features:
     input:
         rules.dataset.output,
     output:
-        f"{WORLD}/features.pt",
+        keep(f"{WORLD}/features.pt"),
     log:
         "logs/train_features.log",
     benchmark:
@@ -106,13 +96,11 @@ rule train_features:
         "../../envs/torch.yaml"
     threads: config["threads"]
     params:
-        script=script_path("train_features"),
-        s=config["world"]["features"],
+        schedule=flags(config["world"]["features"], *SCHEDULE_KEYS),
         seed=seed_for("train_features"),
     shell:
-        "python {params.script} --dataset {input} --out {output}"
-        " --steps {params.s[steps]} --batch-size {params.s[batch_size]} --lr {params.s[lr]}"
-        " --seed {params.seed} --threads {threads} > {log} 2>&1"
+        "run_step {log:q} train_features --dataset {input:q} --out {output:q}"
+        " {params.schedule} --seed {params.seed} --threads {threads}"
 
 
 rule world_quality:
@@ -124,8 +112,8 @@ rule world_quality:
         encoder=rules.train_encoder.output,
         features=rules.train_features.output,
     output:
-        json=f"{WORLD}/quality.json",
-        png=report(f"{WORLD}/targets_grid.png", category="World"),
+        json=keep(f"{WORLD}/quality.json"),
+        png=report(keep(f"{WORLD}/targets_grid.png"), category="World"),
     log:
         "logs/world_quality.log",
     benchmark:
@@ -134,16 +122,16 @@ rule world_quality:
         "../../envs/torch.yaml"
     threads: config["threads"]
     params:
-        script=script_path("world_quality"),
         lpips=LPIPS_FLAGS,
-        inv=config["inversion"],
+        inversion="--inversion-steps {steps} --inversion-lr {lr} --inversion-lpips {lpips_weight}".format(
+            **config["inversion"]
+        ),
         samples=config["world"]["quality_samples"],
         seed=seed_for("world_quality"),
     shell:
-        "python {params.script} --dataset {input.dataset}"
-        " --generator {input.generator} --loss-identity {input.loss_identity}"
-        " --eval-identity {input.eval_identity} --encoder {input.encoder}"
-        " --features {input.features} --inversion-steps {params.inv[steps]}"
-        " --inversion-lr {params.inv[lr]} --inversion-lpips {params.inv[lpips_weight]}"
-        " {params.lpips} --samples {params.samples} --out-json {output.json}"
-        " --out-png {output.png} --seed {params.seed} --threads {threads} > {log} 2>&1"
+        "run_step {log:q} world_quality --dataset {input.dataset:q}"
+        " --generator {input.generator:q} --loss-identity {input.loss_identity:q}"
+        " --eval-identity {input.eval_identity:q} --encoder {input.encoder:q}"
+        " --features {input.features:q} {params.inversion}"
+        " {params.lpips} --samples {params.samples} --out-json {output.json:q}"
+        " --out-png {output.png:q} --seed {params.seed} --threads {threads}"

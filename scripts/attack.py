@@ -56,6 +56,9 @@ def parse_ks(ctx, param, value):
 @click.option("--lpips-net", type=click.Choice(["alex", "vgg", "squeeze"]), default="alex")
 @click.option("--lpips-random/--lpips-pretrained", default=True, show_default=True)
 @click.option("--out", type=FILE, required=True)
+@click.option(
+    "--out-renders", type=FILE, default=None, help="also an .npz of each attack's recovered render"
+)
 @seed_option
 @device_option
 @threads_option
@@ -82,6 +85,7 @@ def main(
     lpips_net,
     lpips_random,
     out,
+    out_renders,
     seed,
     device,
 ):
@@ -105,6 +109,7 @@ def main(
         seed,
         out,
         device,
+        out_renders,
     )
 
 

@@ -44,9 +44,11 @@ from idunlearn.backend import (
 from idunlearn.checkpoints import load_checkpoint
 from idunlearn.generators.base import GeneratorAdapter
 from idunlearn.inversion import INVERSION_KIND, Encoder, InversionConfig, optimise_latents
-from idunlearn.io import write_json
+from idunlearn.io import write_json, write_npz
+from idunlearn.loop import progress
 from idunlearn.losses import Embedder, Perceptual
 from idunlearn.metrics import identity_similarity
+from idunlearn.visual import to_uint8
 
 Scores = dict[str, float]
 
@@ -88,6 +90,11 @@ class Reference:
         ident = identity_similarity(self.g_s, generator, self.w_u[None], self.embed, w[None])
         render = self.embed(generator.synthesis(w[None], self.camera)["image"])
         return {"id": float(ident[0]), "src": float(F.cosine_similarity(render, self.photo)[0])}
+
+    @torch.no_grad()
+    def render(self, generator: GeneratorAdapter, w: torch.Tensor) -> torch.Tensor:
+        """What the attacker sees: G'(w') from the source camera, [3, H, W] on the CPU."""
+        return generator.synthesis(w[None], self.camera)["image"][0].cpu()
 
 
 # --- re-inversion -------------------------------------------------------------------------
@@ -157,7 +164,7 @@ def latent_search(
     w = center.detach().clone()
     values: list[float] = []
     best_w, best = w, -math.inf
-    for step in range(steps + 1):
+    for step in progress(steps + 1, "search"):
         w = w.detach().requires_grad_(step < steps)
         value = objective(w)
         values.append(float(value.detach()))
@@ -206,7 +213,7 @@ def relearn(
     ks = sorted(set(ks))
     optimizer = torch.optim.Adam(parameters, lr=lr)
     results = {0: score()} if 0 in ks else {}
-    for step in range(1, ks[-1] + 1):
+    for step in progress(range(1, ks[-1] + 1), "relearn"):
         image = reconstruct()
         loss = F.mse_loss(image, target)
         if lpips_weight > 0:
@@ -308,10 +315,15 @@ def attack_all(
     inversion: InversionConfig,
     config: AttackConfig,
     seed: int,
+    renders: dict[str, torch.Tensor] | None = None,
 ) -> dict[str, float]:
-    """Every attack on one (identity, method); flat keys `{id,id_others,src}_{attack}`."""
+    """Every attack on one (identity, method); flat keys `{id,id_others,src}_{attack}`.
+    `renders`, if given, receives what each attack recovered (`Reference.render`), keyed
+    like the scores (unattacked, reinv_encoder, reinv_optim, search, relearn_{k})."""
     result: dict[str, float] = {}
     seconds: dict[str, float] = {}
+    shots = {} if renders is None else renders
+    shots["unattacked"] = reference.render(g_u, w_system)
     unattacked = reference.score(g_u, w_system)
     result.update(id_unattacked=unattacked["id"], src_unattacked=unattacked["src"])
 
@@ -331,6 +343,7 @@ def attack_all(
     for kind, ws in reinv.items():
         name = "reinv_encoder" if kind == "encoder" else "reinv_optim"
         scores = reference.score(g_u, ws[0])
+        shots[name] = reference.render(g_u, ws[0])
         result[f"id_{name}"], result[f"src_{name}"] = scores["id"], scores["src"]
         result[f"distance_{name}"] = float((ws[0] - w_system).norm())  # ||w' - w||_F
         result[f"id_others_{name}"] = (
@@ -348,6 +361,7 @@ def attack_all(
         objective, w_system, config.search_radius, config.search_steps, config.search_step_size
     )
     scores = reference.score(g_u, search["latent"])
+    shots["search"] = reference.render(g_u, search["latent"])
     result.update(id_search=scores["id"], src_search=scores["src"])
     result["search_objective_start"] = search["start"]
     result["search_objective_best"] = search["value"]
@@ -355,6 +369,12 @@ def attack_all(
     seconds["search"] = time.perf_counter() - start
 
     start = time.perf_counter()
+    relearnt: list[torch.Tensor] = []  # a render per scored step count, in order
+
+    def score_and_keep(generator: GeneratorAdapter, w: torch.Tensor) -> Scores:
+        relearnt.append(reference.render(generator, w))
+        return reference.score(generator, w)
+
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         if encoder_u is None:
@@ -367,7 +387,7 @@ def attack_all(
                 inversion.lpips_weight,
                 config.relearn_ks,
                 config.relearn_lr,
-                lambda g: reference.score(g, w_system),
+                lambda g: score_and_keep(g, w_system),
             )
         else:
             curve = relearn_encoder(
@@ -379,10 +399,11 @@ def attack_all(
                 inversion.lpips_weight,
                 config.relearn_ks,
                 config.relearn_lr,
-                lambda w: reference.score(g_u, w),
+                lambda w: score_and_keep(g_u, w),
             )
-    for k, scores in curve.items():
+    for (k, scores), render in zip(curve.items(), relearnt, strict=True):
         result[f"id_relearn_{k}"], result[f"src_relearn_{k}"] = scores["id"], scores["src"]
+        shots[f"relearn_{k}"] = render
     seconds["relearn"] = time.perf_counter() - start
     result.update({f"seconds_{name}": value for name, value in seconds.items()})
     return result
@@ -405,9 +426,11 @@ def run_attack(
     seed: int,
     out: str,
     device: str = "cpu",
+    out_renders: str | None = None,
 ) -> None:
     """Every attack on one (scenario, identity, method), as one JSON record; the networks
-    and the inversion's tensors on `device`."""
+    and the inversion's tensors on `device`. `out_renders`: an .npz of the source photo
+    and each attack's recovered render (uint8 [H, W, 3]), for the attack figure."""
     dev = resolve_device(device)
     g_s = load_generator(generator_path, dev)
     state = load_checkpoint(inversion_path, INVERSION_KIND)["state_dict"]
@@ -426,6 +449,7 @@ def run_attack(
         photo = embed(source[None])
     reference = Reference(g_s, inv["w_u"], photo, camera, embed)
     kinds = reinversion_kinds(inversion.method, scenario)
+    renders = {"source": source.cpu()}
     result = attack_all(
         g_s,
         g_u,
@@ -442,7 +466,10 @@ def run_attack(
         inversion,
         config,
         seed,
+        renders,
     )
+    if out_renders is not None:
+        write_npz(out_renders, **{name: to_uint8(image) for name, image in renders.items()})
     settings = {**asdict(config), "reinversion_kinds": kinds, "seed": seed}
     labels = {"scenario": scenario, "identity": identity, "method": method}
     write_json(out, {**labels, **result, "settings": settings})

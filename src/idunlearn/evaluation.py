@@ -17,6 +17,7 @@ from idunlearn.checkpoints import load_checkpoint
 from idunlearn.generators.base import GeneratorAdapter
 from idunlearn.inversion import INVERSION_KIND
 from idunlearn.io import npz_keys, read_npz, write_json, write_npz
+from idunlearn.loop import progress
 from idunlearn.metrics import feature_statistics, frechet_distance, identity_similarity
 from idunlearn.targets import load_target
 from idunlearn.unlearning import (
@@ -51,7 +52,7 @@ def generated_features(
     batch: int,
 ) -> np.ndarray:
     out = []
-    for start in range(0, len(z), batch):
+    for start in progress(range(0, len(z), batch), "FID samples"):
         zb, cb = z[start : start + batch], cameras[start : start + batch]
         ws = generator.mapping(zb, generator.frontal_camera(len(zb)))
         out.append(features(generator.synthesis(ws, cb)["image"]).cpu().numpy())

@@ -7,7 +7,8 @@ rule attack:
         loss_identity=network("identity_loss"),
         eval_identity=network("identity_eval"),
     output:
-        "results/attack/{scenario}/{identity}/{method}.json",
+        json="results/attack/{scenario}/{identity}/{method}.json",
+        renders="results/attack/{scenario}/{identity}/{method}.npz",
     log:
         "logs/attack/{scenario}/{identity}/{method}.log",
     benchmark:
@@ -29,5 +30,6 @@ rule attack:
         " --encoder {input.encoder} --loss-identity {input.loss_identity}"
         " --eval-identity {input.eval_identity} --scenario {wildcards.scenario}"
         " --identity {wildcards.identity} --method {wildcards.method}"
-        " {params.attacks} {params.lpips} --out {output} --seed {params.seed}"
+        " {params.attacks} {params.lpips} --out {output.json}"
+        " --out-renders {output.renders} --seed {params.seed}"
         " {params.device} --threads {threads} > {log} 2>&1"

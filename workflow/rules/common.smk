@@ -224,6 +224,7 @@ def get_final_output():
         "results/metrics/all.csv",
         *(f"results/tables/{name}.md" for name in table_names()),
         *(f"results/figures/{name}.png" for name in figure_names()),
+        *visual_outputs(),  # workflow/rules/render.smk
     ]
 
 

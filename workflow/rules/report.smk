@@ -30,16 +30,9 @@ rule tables:
         metrics=rules.aggregate.output,
         paper=PAPER_NUMBERS,
     output:
+        # the report shows them as HTML pages (rule report_pages)
         [
-            (
-                report(
-                    f"results/tables/{name}.{ext}",
-                    category="Tables",
-                    caption=f"../report/{name}.rst",
-                )
-                if ext == "md"
-                else f"results/tables/{name}.{ext}"
-            )
+            f"results/tables/{name}.{ext}"
             for name in table_names()
             for ext in ("csv", "md", "tex")
         ],

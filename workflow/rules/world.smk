@@ -125,7 +125,11 @@ rule world_quality:
         features=rules.train_features.output,
     output:
         json=f"{WORLD}/quality.json",
-        png=report(f"{WORLD}/targets_grid.png", category="World"),
+        png=report(
+            f"{WORLD}/targets_grid.png",
+            category="World",
+            caption="../report/targets.rst",
+        ),
     log:
         "logs/world_quality.log",
     benchmark:

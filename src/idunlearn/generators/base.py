@@ -57,6 +57,10 @@ class GeneratorAdapter(nn.Module, abc.ABC):
     def frontal_camera(self, n: int) -> torch.Tensor:
         """The camera that conditions mapping and frames source images, repeated n times."""
 
+    def yaw_cameras(self, yaws: torch.Tensor) -> torch.Tensor:
+        """Cameras at the given yaws [V] (radians from frontal, at the evaluation pitch)."""
+        raise NotImplementedError(f"{type(self).__name__} cannot place a camera at a chosen yaw")
+
     def trainable_parameters(self) -> list[nn.Parameter]:
         wanted = set(self.trainable_names())
         return [p for name, p in self.named_parameters() if name in wanted]

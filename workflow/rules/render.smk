@@ -109,33 +109,7 @@ rule report_pages:
         tables=[f"results/tables/{name}.md" for name in table_names()],
         metrics=rules.aggregate.output,
     output:
-        [
-            report(
-                f"results/report/tables/{name}.html",
-                category="Tables",
-                labels={"table": name},
-                caption=f"../report/{name}.rst",
-            )
-            for name in table_names()
-        ]
-        + [
-            report(
-                f"results/report/identities/{s}/{i}.html",
-                category="Identities",
-                subcategory=f"{s} {i}",
-                labels={"figure": "metrics"},
-                caption="../report/metrics.rst",
-            )
-            for s, i in report_identities()
-        ]
-        + [
-            report(
-                "results/report/quality.html",
-                category="World",
-                caption="../report/quality.rst",
-            )
-            for _ in range(SYNTHETIC)
-        ],
+        report_pages_outputs(),
     log:
         "logs/report_pages.log",
     conda:

@@ -85,3 +85,37 @@ def identity_report(path, figure):
         labels={"figure": figure},
         caption=f"../report/{figure.split()[0]}.rst",
     )
+
+
+def html_page(path, **flags):
+    """An HTML page of the report (`report` flags: category, labels, caption)."""
+    return report(path, **flags)
+
+
+def report_pages_outputs():
+    """The report's HTML pages: each table, each identity's metrics, the world's quality."""
+    pages = [
+        html_page(
+            f"results/report/tables/{name}.html",
+            category="Tables",
+            labels={"table": name},
+            caption=f"../report/{name}.rst",
+        )
+        for name in table_names()
+    ]
+    pages += [
+        html_page(
+            f"results/report/identities/{s}/{i}.html",
+            category="Identities",
+            subcategory=f"{s} {i}",
+            labels={"figure": "metrics"},
+            caption="../report/metrics.rst",
+        )
+        for s, i in report_identities()
+    ]
+    if SYNTHETIC:
+        quality = "results/report/quality.html"
+        pages.append(
+            html_page(quality, category="World", caption="../report/quality.rst")
+        )
+    return pages

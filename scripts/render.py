@@ -69,7 +69,7 @@ each face's image): add --encoder results/world/encoder.pt."""
     "--yaws",
     callback=parse_list(float),
     default=None,
-    help="yaws in radians from frontal, e.g. -0.3,0,0.3 (default: the evaluation sweep)",
+    help="yaws in radians from frontal, e.g. --yaws=-0.3,0,0.3 (default: the evaluation sweep)",
 )
 @click.option("--out", type=FILE, required=True, help="the PNG grid: a row a face, a column a view")
 @click.option(

@@ -78,7 +78,8 @@ def chromium(profile: Path, *args: str) -> subprocess.CompletedProcess:
 def page_check(report: Path, tmp_path: Path) -> dict:
     """Run CHECK inside a copy of the report; its findings, read back from the DOM."""
     checked = tmp_path / "checked.html"
-    checked.write_text(report.read_text().replace("</body>", f"<script>{CHECK}</script></body>"))
+    head, body_end, tail = report.read_text().rpartition("</body>")  # scripts quote "</body>"
+    checked.write_text(f"{head}<script>{CHECK}</script>{body_end}{tail}")
     dom = chromium(
         tmp_path / "profile-check",
         "--virtual-time-budget=60000",

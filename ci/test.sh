@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The README's test command: install the project, start a private one-node SLURM
-# (when root can), run every test (unit, tiny workflow end to end, SLURM), stop SLURM.
+# The README's test command: install the project, start a private one-node SLURM and
+# install headless Chromium (when root can), run every test (unit, tiny workflow end to
+# end, its report in the browser, SLURM), stop SLURM.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,6 +12,7 @@ python -m pip install -q -c constraints.txt --no-deps facenet-pytorch==2.6.0
 
 slurm_started=0
 if [[ $EUID -eq 0 ]] && command -v apt-get >/dev/null; then
+    bash ci/browser/install.sh  # headless Chromium for tests/test_browser.py
     bash ci/slurm/install.sh
     bash ci/slurm/start.sh
     slurm_started=1

@@ -98,6 +98,9 @@ def parse_ks(ctx, param, value):
 )
 @lpips_options
 @click.option("--out", type=FILE, required=True, help="output file, written atomically")
+@click.option(
+    "--out-renders", type=FILE, default=None, help="also an .npz of each attack's recovered render"
+)
 @device_option
 @threads_option
 @seeded
@@ -125,6 +128,7 @@ def main(
     lpips_net,
     lpips_random,
     out,
+    out_renders,
     seed,
     device,
 ):
@@ -155,6 +159,7 @@ def main(
             lpips_net=lpips_net,
             lpips_random=lpips_random,
             device=device,
+            out_renders=out_renders,
         )
     )
 

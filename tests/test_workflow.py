@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -69,9 +70,8 @@ def test_a_bad_config_fails_before_any_job_naming_the_key(tmp_path, change, name
 
 
 @pytest.mark.slow
-def test_tiny_workflow_end_to_end(tmp_path):
-    result = snakemake("--cores", "2", "--configfile", str(TINY), cwd=tmp_path)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+def test_tiny_workflow_end_to_end(tiny_run):
+    tmp_path = tiny_run  # the shared run (conftest.py): its report is tested in a browser
     results = tmp_path / "results"
     for name in ("table1", "table2", "table3", "table4"):
         for ext in ("csv", "md", "tex"):
@@ -107,6 +107,17 @@ def test_tiny_workflow_end_to_end(tmp_path):
     claims = (results / "tables" / "claims.csv").read_text().splitlines()
     assert claims[0].startswith("claim,statement,scenario,method,versus,metric,n,mean_diff")
     assert len(claims) > 1 and all(",not resolved," in row for row in claims[1:])  # n = 1
+    # what users look at: renders, retained faces and attack pictures per identity
+    for scenario, identity in (("random", "random00"), ("ind", "ind00"), ("ood", "ood00")):
+        for name in ("gallery", "attacks"):
+            assert (results / "figures" / f"{name}_{scenario}_{identity}.png").stat().st_size
+        gallery = json.loads((results / "gallery" / scenario / f"{identity}.json").read_text())
+        assert len(gallery["faces"]) == 4 + 2  # random_faces + the other identities
+        assert set(gallery["id"]) == set(yaml.safe_load(TINY.read_text())["methods"])
+        for method in ("guide", "encoder"):
+            assert (results / "render" / scenario / identity / f"{method}.png").stat().st_size
+    renders = np.load(results / "attack" / "ood" / "ood00" / "guide.npz")
+    assert {"source", "unattacked", "reinv_optim", "search", "relearn_3"} <= set(renders.files)
     # cached: a second run has nothing to do
     again = snakemake("--cores", "2", "--configfile", str(TINY), "-n", cwd=tmp_path)
     assert "Nothing to be done" in again.stdout + again.stderr

@@ -36,10 +36,12 @@ from torch import nn
 from idunlearn.backend import load_embedder, load_inversion_encoder, load_lpips
 from idunlearn.generators.base import GeneratorAdapter
 from idunlearn.inversion import Encoder, InversionConfig, optimise_latents
-from idunlearn.io import write_json
+from idunlearn.io import write_json, write_npz
+from idunlearn.loop import progress
 from idunlearn.losses import Embedder, Perceptual
 from idunlearn.metrics import identity_similarity
 from idunlearn.system import load_inversion, load_system
+from idunlearn.visual import to_uint8
 
 Scores = dict[str, float]
 
@@ -81,6 +83,11 @@ class Reference:
         ident = identity_similarity(self.g_s, generator, self.w_u[None], self.embed, w[None])
         render = self.embed(generator.synthesis(w[None], self.camera)["image"])
         return {"id": float(ident[0]), "src": float(F.cosine_similarity(render, self.photo)[0])}
+
+    @torch.no_grad()
+    def render(self, generator: GeneratorAdapter, w: torch.Tensor) -> torch.Tensor:
+        """What the attacker sees: G'(w') from the source camera, [3, H, W] on the CPU."""
+        return generator.synthesis(w[None], self.camera)["image"][0].cpu()
 
 
 # --- re-inversion -------------------------------------------------------------------------
@@ -150,7 +157,7 @@ def latent_search(
     w = center.detach().clone()
     values: list[float] = []
     best_w, best = w, -math.inf
-    for step in range(steps + 1):
+    for step in progress(steps + 1, "search"):
         w = w.detach().requires_grad_(step < steps)
         value = objective(w)
         values.append(float(value.detach()))
@@ -199,7 +206,7 @@ def relearn(
     ks = sorted(set(ks))
     optimizer = torch.optim.Adam(parameters, lr=lr)
     results = {0: score()} if 0 in ks else {}
-    for step in range(1, ks[-1] + 1):
+    for step in progress(range(1, ks[-1] + 1), "relearn"):
         image = reconstruct()
         loss = F.mse_loss(image, target)
         if lpips_weight > 0:
@@ -304,15 +311,21 @@ class AttackCase:
     inversion: InversionConfig
     config: AttackConfig
     seed: int
+    # if given, receives what each attack recovered (`Reference.render`), keyed like the
+    # scores (unattacked, reinv_encoder, reinv_optim, search, relearn_{k})
+    renders: dict[str, torch.Tensor] | None = None
 
 
 def attack_all(case: AttackCase) -> dict[str, float]:
-    """Every attack on one (identity, method); flat keys `{id,id_others,src}_{attack}`."""
+    """Every attack on one (identity, method); flat keys `{id,id_others,src}_{attack}`;
+    `case.renders` (if given) receives each attack's recovered render."""
     g_s, g_u, w_system, reference = case.g_s, case.g_u, case.w_system, case.reference
     source, others, w_others, encoder_u = case.source, case.others, case.w_others, case.encoder_u
     lpips, inversion, config, seed = case.lpips, case.inversion, case.config, case.seed
     result: dict[str, float] = {}
     seconds: dict[str, float] = {}
+    shots = {} if case.renders is None else case.renders
+    shots["unattacked"] = reference.render(g_u, w_system)
     unattacked = reference.score(g_u, w_system)
     result.update(id_unattacked=unattacked["id"], src_unattacked=unattacked["src"])
 
@@ -332,6 +345,7 @@ def attack_all(case: AttackCase) -> dict[str, float]:
     for kind, ws in reinv.items():
         name = "reinv_encoder" if kind == "encoder" else "reinv_optim"
         scores = reference.score(g_u, ws[0])
+        shots[name] = reference.render(g_u, ws[0])
         result[f"id_{name}"], result[f"src_{name}"] = scores["id"], scores["src"]
         result[f"distance_{name}"] = float((ws[0] - w_system).norm())  # ||w' - w||_F
         result[f"id_others_{name}"] = (
@@ -349,6 +363,7 @@ def attack_all(case: AttackCase) -> dict[str, float]:
         objective, w_system, config.search_radius, config.search_steps, config.search_step_size
     )
     scores = reference.score(g_u, search["latent"])
+    shots["search"] = reference.render(g_u, search["latent"])
     result.update(id_search=scores["id"], src_search=scores["src"])
     result["search_objective_start"] = search["start"]
     result["search_objective_best"] = search["value"]
@@ -356,6 +371,12 @@ def attack_all(case: AttackCase) -> dict[str, float]:
     seconds["search"] = time.perf_counter() - start
 
     start = time.perf_counter()
+    relearnt: list[torch.Tensor] = []  # a render per scored step count, in order
+
+    def score_and_keep(generator: GeneratorAdapter, w: torch.Tensor) -> Scores:
+        relearnt.append(reference.render(generator, w))
+        return reference.score(generator, w)
+
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         if encoder_u is None:
@@ -368,7 +389,7 @@ def attack_all(case: AttackCase) -> dict[str, float]:
                 inversion.lpips_weight,
                 config.relearn_ks,
                 config.relearn_lr,
-                lambda g: reference.score(g, w_system),
+                lambda g: score_and_keep(g, w_system),
             )
         else:
             curve = relearn_encoder(
@@ -380,10 +401,11 @@ def attack_all(case: AttackCase) -> dict[str, float]:
                 inversion.lpips_weight,
                 config.relearn_ks,
                 config.relearn_lr,
-                lambda w: reference.score(g_u, w),
+                lambda w: score_and_keep(g_u, w),
             )
-    for k, scores in curve.items():
+    for (k, scores), render in zip(curve.items(), relearnt, strict=True):
         result[f"id_relearn_{k}"], result[f"src_relearn_{k}"] = scores["id"], scores["src"]
+        shots[f"relearn_{k}"] = render
     seconds["relearn"] = time.perf_counter() - start
     result.update({f"seconds_{name}": value for name, value in seconds.items()})
     return result
@@ -411,12 +433,14 @@ class AttackJob:
     lpips_net: str = "alex"
     lpips_random: bool = True
     device: str = "cpu"
+    out_renders: str | None = None  # .npz of the source and each attack's render (uint8)
 
 
 def run_attack(job: AttackJob) -> None:
     """Every attack on one (scenario, identity, method), as one JSON record; the networks
     and the inversion's tensors on `device`. Scored like the evaluation: against the
-    system before unlearning (`Unlearned.latents`)."""
+    system before unlearning (`Unlearned.latents`). `out_renders`: an .npz of the source
+    photo and each attack's recovered render (uint8 [H, W, 3]), for the attack figure."""
     loaded = load_system(
         job.generator, job.unlearned, job.method, job.settings, job.encoder, job.device
     )
@@ -430,6 +454,7 @@ def run_attack(job: AttackJob) -> None:
         photo = embed(source[None])
     reference = Reference(g_s, latents.source_before, photo, camera, embed)
     kinds = reinversion_kinds(job.inversion.method, job.scenario)
+    renders = {"source": source.cpu()}
     result = attack_all(
         AttackCase(
             g_s=g_s,
@@ -447,8 +472,11 @@ def run_attack(job: AttackJob) -> None:
             inversion=job.inversion,
             config=job.config,
             seed=job.seed,
+            renders=renders,
         )
     )
+    if job.out_renders is not None:
+        write_npz(job.out_renders, **{name: to_uint8(image) for name, image in renders.items()})
     settings = {**asdict(job.config), "reinversion_kinds": kinds, "seed": job.seed}
     labels = {"scenario": job.scenario, "identity": job.identity, "method": job.method}
     write_json(job.out, {**labels, **result, "settings": settings})

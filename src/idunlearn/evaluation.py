@@ -16,6 +16,7 @@ import torch
 from idunlearn.backend import load_embedder, load_features, load_generator, resolve_device
 from idunlearn.generators.base import GeneratorAdapter
 from idunlearn.io import npz_keys, read_npz, write_json, write_npz
+from idunlearn.loop import progress
 from idunlearn.metrics import feature_statistics, frechet_distance, identity_similarity
 from idunlearn.system import load_inversion, load_system
 from idunlearn.targets import load_target
@@ -47,7 +48,7 @@ def generated_features(
     batch: int,
 ) -> np.ndarray:
     out = []
-    for start in range(0, len(z), batch):
+    for start in progress(range(0, len(z), batch), "FID samples"):
         zb, cb = z[start : start + batch], cameras[start : start + batch]
         ws = generator.mapping(zb, generator.frontal_camera(len(zb)))
         out.append(features(generator.synthesis(ws, cb)["image"]).cpu().numpy())

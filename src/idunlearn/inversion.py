@@ -20,6 +20,7 @@ from idunlearn.checkpoints import save_checkpoint
 from idunlearn.generators.base import GeneratorAdapter
 from idunlearn.identities import lookup, read_identities
 from idunlearn.io import read_npz
+from idunlearn.loop import progress
 from idunlearn.losses import Perceptual
 from idunlearn.real import is_faces_file
 from idunlearn.training import to_tensor
@@ -49,7 +50,7 @@ def optimise_latents(
     generator.requires_grad_(False)
     ws = w_init.detach().clone().requires_grad_(True)
     optimizer = torch.optim.Adam([ws], lr=config.lr)
-    for _ in range(config.steps):
+    for _ in progress(config.steps, "invert"):
         fake = generator.synthesis(ws, cameras)["image"]
         per_image = F.mse_loss(fake, images, reduction="none").flatten(1).mean(1)
         if config.lpips_weight > 0:

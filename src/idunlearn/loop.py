@@ -22,9 +22,11 @@ def trainable_copy(g_s: GeneratorAdapter) -> GeneratorAdapter:
     return g_u
 
 
-def progress(steps: int, desc: str, show: bool = True) -> tqdm:
-    """A quiet bar for logs: at most one update every 5 s, ASCII only."""
-    return tqdm(range(steps), desc=desc, mininterval=5.0, ascii=True, disable=not show)
+def progress(steps: int | range, desc: str, show: bool = True) -> tqdm:
+    """A quiet bar for logs (stderr): at most one update every 5 s, ASCII only; over
+    range(steps), or the range given."""
+    steps = range(steps) if isinstance(steps, int) else steps
+    return tqdm(steps, desc=desc, mininterval=5.0, ascii=True, disable=not show)
 
 
 def take_step(

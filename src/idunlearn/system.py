@@ -16,7 +16,9 @@ import torch
 
 from idunlearn.backend import load_generator, load_lpips, resolve_device
 from idunlearn.checkpoints import load_checkpoint, save_checkpoint
+from idunlearn.generators.base import GeneratorAdapter
 from idunlearn.inversion import INVERSION_KIND
+from idunlearn.io import ArtefactError
 from idunlearn.methods import method_from_settings, module
 from idunlearn.methods.base import Context, Files, Latents, Method, System
 from idunlearn.unlearning import UnlearnSchedule
@@ -57,6 +59,7 @@ def run_unlearn(job: UnlearnJob) -> None:
         "kind": method.kind,
         "seed": job.seed,
         "lr": schedule.lr,
+        "settings": job.settings,  # renders rebuild the system from the file alone
         **result.meta,
     }
     if result.target is not None:
@@ -96,6 +99,19 @@ def load_system(
     payload = load_checkpoint(unlearned, UNLEARNED_KIND)
     system = module(m.kind).system(g_s, payload["state_dict"], m.options, encoder, dev)
     return Unlearned(m, system, payload["meta"].get("target_latent"), payload["meta"])
+
+
+def system_of_file(
+    g_s: GeneratorAdapter, unlearned: str, encoder: str | None, device: torch.device
+) -> System:
+    """The unlearned system of an unlearn output on an already loaded G_s, rebuilt from the
+    method name and settings that the file records (renders and the gallery: no config)."""
+    payload = load_checkpoint(unlearned, UNLEARNED_KIND)
+    meta = payload["meta"]
+    if "settings" not in meta:
+        raise ArtefactError(f"{unlearned} records no method settings: rerun its unlearn job")
+    m = method_from_settings(meta["method"], meta["settings"])
+    return module(m.kind).system(g_s, payload["state_dict"], m.options, encoder, device)
 
 
 def load_inversion(path: str, device: torch.device) -> dict[str, torch.Tensor]:

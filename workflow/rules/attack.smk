@@ -7,7 +7,8 @@ rule attack:
         loss_identity=network("identity_loss"),
         eval_identity=network("identity_eval"),
     output:
-        keep("results/attack/{scenario}/{identity}/{method}.json"),
+        json=keep("results/attack/{scenario}/{identity}/{method}.json"),
+        renders=keep("results/attack/{scenario}/{identity}/{method}.npz"),
     log:
         "logs/attack/{scenario}/{identity}/{method}.log",
     benchmark:
@@ -30,5 +31,6 @@ rule attack:
         " --eval-identity {input.eval_identity:q} --scenario {wildcards.scenario}"
         " --identity {wildcards.identity} --method {wildcards.method}"
         " --settings {params.settings}"
-        " {params.attacks} {params.lpips} --out {output:q} --seed {params.seed}"
+        " {params.attacks} {params.lpips} --out {output.json:q}"
+        " --out-renders {output.renders:q} --seed {params.seed}"
         " {params.device} --threads {threads}"

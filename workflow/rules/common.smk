@@ -33,7 +33,9 @@ SCRIPTS = Path(workflow.basedir) / "scripts"
 CONDA = DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method
 PY = "python" if CONDA else shlex.quote(sys.executable)
 # (doubled braces: Snakemake formats the prefix with each command)
-RUN_STEP = f'run_step() {{{{ {PY} -m idunlearn.job {shlex.quote(str(SCRIPTS))} "$@"; }}}}; '
+RUN_STEP = (
+    f'run_step() {{{{ {PY} -m idunlearn.job {shlex.quote(str(SCRIPTS))} "$@"; }}}}; '
+)
 PAPER_NUMBERS = str(Path(workflow.basedir) / "config" / "paper_numbers.yaml")
 WORLD = "results/world"
 # The world keys the dataset depends on (not the networks' schedules).
@@ -296,6 +298,7 @@ def get_final_output():
         "results/metrics/all.csv",
         *(f"results/tables/{name}.md" for name in table_names()),
         *(f"results/figures/{name}.png" for name in figure_names()),
+        *visual_outputs(),  # workflow/rules/render.smk
     ]
 
 

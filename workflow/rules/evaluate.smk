@@ -39,7 +39,13 @@ rule evaluate:
         reference="results/fid/reference.npz",
     output:
         json=keep("results/evaluate/{scenario}/{identity}/{method}.json"),
-        png=keep("results/evaluate/{scenario}/{identity}/{method}.png"),
+        png=report(
+            keep("results/evaluate/{scenario}/{identity}/{method}.png"),
+            category="Identities",
+            subcategory="{scenario} {identity}",
+            labels={"figure": "strip {method}"},
+            caption="../report/strip.rst",
+        ),
     log:
         "logs/evaluate/{scenario}/{identity}/{method}.log",
     benchmark:

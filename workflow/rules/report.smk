@@ -31,25 +31,14 @@ rule tables:
         metrics=rules.aggregate.output,
         paper=PAPER_NUMBERS,
     output:
+        # the report shows them as HTML pages (rule report_pages)
         [
-            (
-                report(
-                    keep(f"results/tables/{name}.{ext}"),
-                    category="Tables",
-                    caption=f"../report/{name}.rst",
-                )
-                if ext == "md"
-                else keep(f"results/tables/{name}.{ext}")
-            )
+            keep(f"results/tables/{name}.{ext}")
             for name in table_names()
             for ext in ("csv", "md", "tex")
         ],
-        claims_csv="results/tables/claims.csv",
-        claims=report(
-            "results/tables/claims.md",
-            category="Tables",
-            caption="../report/claims.rst",
-        ),
+        claims_csv=keep("results/tables/claims.csv"),
+        claims=keep("results/tables/claims.md"),
     log:
         "logs/tables.log",
     benchmark:

@@ -113,7 +113,11 @@ rule world_quality:
         features=rules.train_features.output,
     output:
         json=keep(f"{WORLD}/quality.json"),
-        png=report(keep(f"{WORLD}/targets_grid.png"), category="World"),
+        png=report(
+            keep(f"{WORLD}/targets_grid.png"),
+            category="World",
+            caption="../report/targets.rst",
+        ),
     log:
         "logs/world_quality.log",
     benchmark:

@@ -68,6 +68,10 @@ class GeneratorAdapter(nn.Module, abc.ABC):
         pivot, focal and noise mode)."""
         return {"image_size": self.image_size}
 
+    def yaw_cameras(self, yaws: torch.Tensor) -> torch.Tensor:
+        """Cameras at the given yaws [V] (radians from frontal, at the evaluation pitch)."""
+        raise NotImplementedError(f"{type(self).__name__} cannot place a camera at a chosen yaw")
+
     def trainable_parameters(self) -> list[nn.Parameter]:
         wanted = set(self.trainable_names())
         return [p for name, p in self.named_parameters() if name in wanted]

@@ -206,6 +206,11 @@ class EG3DAdapter(GeneratorAdapter):
     def frontal_camera(self, n: int) -> torch.Tensor:
         return self.cameras(torch.full((n,), FRONTAL_YAW), torch.full((n,), FRONTAL_PITCH))
 
+    def yaw_cameras(self, yaws: torch.Tensor) -> torch.Tensor:
+        """As the evaluation sweep's cameras: yaw pi/2 + yaws, pitch pi/2 - 0.2."""
+        yaws = yaws.double()
+        return self.cameras(FRONTAL_YAW + yaws, torch.full((len(yaws),), TRAIN_PITCH))
+
 
 def rebuild_generator(old: nn.Module, generator_class: type[nn.Module]) -> nn.Module:
     """A fresh `generator_class(*old.init_args, **old.init_kwargs)` holding `old`'s tensors.

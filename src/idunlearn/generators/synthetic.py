@@ -158,6 +158,9 @@ class SyntheticGenerator(GeneratorAdapter):
     def frontal_camera(self, n: int) -> torch.Tensor:
         return torch.zeros(n, 1)
 
+    def yaw_cameras(self, yaws: torch.Tensor) -> torch.Tensor:
+        return yaws.float()[:, None]
+
     # -- network -----------------------------------------------------------------------------
     def backbone_forward(self, ws: torch.Tensor, camera: torch.Tensor) -> torch.Tensor:
         cam = yaw_embedding(camera)

@@ -148,6 +148,8 @@ def test_tiny_workflow_end_to_end(tmp_path):
             "ood",
             "--identity",
             "ood42",
+            "--seed",
+            "0",
             "--out",
             str(tmp_path / "y.pt"),
         ],

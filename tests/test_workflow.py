@@ -166,6 +166,8 @@ def test_tiny_workflow_end_to_end(tiny_run):
             "ood",
             "--identity",
             "ood42",
+            "--seed",
+            "0",
             "--out",
             str(tmp_path / "y.pt"),
         ],

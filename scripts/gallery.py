@@ -2,7 +2,7 @@
 
 import click
 
-from idunlearn.cli import device_option, step, threads_option
+from idunlearn.cli import device_option, seeded, step, threads_option
 from idunlearn.gallery import run_gallery
 
 FILE = click.Path(dir_okay=False)
@@ -24,12 +24,12 @@ FILE = click.Path(dir_okay=False)
 @click.option("--encoder", type=FILE, default=None, help="needed for the encoder method")
 @click.option("--eval-identity", type=FILE, required=True, help="evaluation identity network")
 @click.option("--random-faces", type=click.IntRange(min=0), default=8, show_default=True)
-@click.option("--seed", type=int, required=True, help="seed of the random faces' z")
 @click.option("--title", required=True)
 @click.option("--out-png", type=FILE, required=True)
 @click.option("--out-json", type=FILE, required=True)
 @device_option
 @threads_option
+@seeded
 @step
 def main(
     generator,

@@ -2,7 +2,7 @@
 
 import click
 
-from idunlearn.cli import device_option, step, threads_option
+from idunlearn.cli import device_option, seeded, step, threads_option
 from idunlearn.render import FaceSources, run_render
 
 FILE = click.Path(dir_okay=False)
@@ -78,9 +78,9 @@ each face's image): add --encoder results/world/encoder.pt."""
     default=None,
     help="also write one PNG per view here (face{i}_view{j}.png)",
 )
-@click.option("--seed", type=int, default=0, show_default=True, help="noise seed (EG3D)")
 @device_option
 @threads_option
+@seeded(default=0)
 @step
 def main(
     generator,

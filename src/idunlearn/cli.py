@@ -61,10 +61,15 @@ deterministic_option = click.option(
 )
 
 
-def seeded(func: Callable[..., Any]) -> Callable[..., Any]:
+def seeded(
+    func: Callable[..., Any] | None = None, *, default: int | None = None
+) -> Callable[..., Any]:
     """--seed and --deterministic of a torch step: the global generators are seeded from the
     job's seed before the step builds anything (`seeding.seed_everything`). The step gets
-    the seed too if it takes one."""
+    the seed too if it takes one. `default`: --seed may be left out (a user's CLI, e.g.
+    render); without it --seed is required (the workflow's jobs)."""
+    if func is None:
+        return functools.partial(seeded, default=default)
     takes_seed = "seed" in inspect.signature(func).parameters
 
     @functools.wraps(func)
@@ -75,7 +80,12 @@ def seeded(func: Callable[..., Any]) -> Callable[..., Any]:
         seed_everything(seed, kwargs.pop("deterministic"))
         return func(*args, **kwargs)
 
-    return seed_option(deterministic_option(wrapper))
+    option = seed_option
+    if default is not None:
+        option = click.option(
+            "--seed", type=int, default=default, show_default=True, help="seed of every random draw"
+        )
+    return option(deterministic_option(wrapper))
 
 
 def schedule_options(func: Callable[..., Any]) -> Callable[..., Any]:

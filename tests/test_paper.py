@@ -3,6 +3,8 @@
 import copy
 import hashlib
 import re
+import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -152,3 +154,45 @@ def test_code_checkout_through_the_workflow(tmp_path):
     result = snakemake(target, "--cores", "1", "--configfile", str(config), cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     assert (tmp_path / target / "goae" / "networks.py").read_text() == "# encoder\n"
+
+
+# README commands that cannot run on this machine, with why (each must still be in it).
+NOT_RUN_HERE = {
+    "snakemake --report report.html": "reports on a finished run",
+    "snakemake --cores all --sdm conda": "needs conda",
+}
+IGNORED = shutil.ignore_patterns(".git", "results", "resources", "logs", "benchmarks", ".snakemake")
+
+
+def readme_commands() -> list[str]:
+    """Every `snakemake ...` command of the README, in code blocks and inline."""
+    text = (ROOT / "README.md").read_text()
+    blocks = "\n".join(re.findall(r"```bash\n(.*?)```", text, re.S))
+    typed = [part.strip() for line in blocks.splitlines() for part in line.split("&&")]
+    inline = re.findall(r"`(snakemake [^`]*)`", text)
+    return [c for c in dict.fromkeys(typed + inline) if c.startswith("snakemake ")]
+
+
+@pytest.mark.slow
+def test_every_readme_command_dry_runs_as_typed_from_the_repository_root(tmp_path):
+    commands = readme_commands()
+    assert set(NOT_RUN_HERE) <= set(commands)
+    assert (
+        "snakemake --cores all --configfile config/paper.yaml --resources gpu=1 --keep-going"
+        in commands
+    )
+    root = tmp_path / "idunlearn"
+    shutil.copytree(ROOT, root, ignore=IGNORED)
+    for command in (c for c in commands if c not in NOT_RUN_HERE):
+        args = shlex.split(command.replace("<number of GPUs>", "1"))[1:]
+        result = subprocess.run(
+            [sys.executable, "-m", "snakemake", "-n", *args],
+            cwd=root,
+            capture_output=True,
+            text=True,
+        )
+        out = result.stdout + result.stderr
+        assert result.returncode == 0, f"{command}\n{out}"
+        if "config/paper.yaml" in command:  # the whole config: no default methods or world
+            assert not {"dataset", "train_generator"} & set(job_counts(out))
+            assert not re.search(r"method: (cascaded|feature|encoder)\b", out)

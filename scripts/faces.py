@@ -3,12 +3,13 @@
 import click
 
 from idunlearn.cli import step
+from idunlearn.identities import SAMPLE
 from idunlearn.real import run_faces
 
 
 @click.command()
 @click.option("--identities", type=click.Path(dir_okay=False), required=True, help="identity TSV")
-@click.option("--scenario", type=click.Choice(["ind", "ood"]), required=True)
+@click.option("--scenario", type=click.Choice(["ind", "ood", SAMPLE]), required=True)
 @click.option("--identity", required=True, help="identity name, e.g. ood03")
 @click.option("--index", type=click.Path(dir_okay=False), required=True, help="dataset index")
 @click.option("--resolution", type=click.IntRange(min=16), required=True)

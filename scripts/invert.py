@@ -3,6 +3,7 @@
 import click
 
 from idunlearn.cli import device_option, step, threads_option
+from idunlearn.identities import SAMPLE, SCENARIOS
 from idunlearn.inversion import InversionConfig, run_invert
 
 
@@ -15,7 +16,7 @@ from idunlearn.inversion import InversionConfig, run_invert
 )
 @click.option("--generator", type=click.Path(dir_okay=False), required=True)
 @click.option("--encoder", type=click.Path(dir_okay=False), required=True)
-@click.option("--scenario", type=click.Choice(["random", "ind", "ood"]), required=True)
+@click.option("--scenario", type=click.Choice([*SCENARIOS, SAMPLE]), required=True)
 @click.option("--identity", required=True, help="identity name, e.g. ood03")
 @click.option(
     "--method",

@@ -65,17 +65,23 @@ def test_paper_dry_run_lists_the_whole_dag_from_the_downloads(tmp_path):
     out = result.stdout + result.stderr
     assert result.returncode == 0, out
     counts = job_counts(out)
-    assert counts["download"] == len(paper()["assets"]) and counts["fetch_code"] == 2
+    assert counts["download"] == len(paper()["assets"]) and counts["fetch_code"] == 3
     for rule in ("index_ffhq", "index_celebahq", "network_spec", "select_identities", "faces"):
         assert counts[rule] >= 1, rule
-    assert counts["invert"] == 60 and counts["unlearn"] == 400 and counts["evaluate"] == 400
+    # 20 identities per scenario, 4 methods + ablations; the guide_sample: baseline and GUIDE
+    assert counts["invert"] == 61 and counts["unlearn"] == 402 and counts["evaluate"] == 402
+    sample = "results/unlearn/guide_sample/guide_sample00"
+    assert {f"{sample}/{m}.pt" for m in ("baseline", "guide")} <= set(
+        re.findall(r"output: (results/unlearn/guide_sample/\S+\.pt)", out)
+    )
+    assert counts["index_sample"] == 1 and "results/tables/guide_sample.md" in out
     assert counts["target"] > 0 and counts["tables"] == 1 and counts["fid_real"] == 1
     assert not {"dataset", "train_generator", "train_encoder"} & set(counts)  # no world
     assert not (tmp_path / "resources").exists()
     # facenet is evaluated beside CurricularFace: every evaluate job reads its spec
     assert counts["network_spec"] == 6
     evaluate_inputs = re.findall(r"rule evaluate:\n    input: ([^\n]*)", out)
-    assert len(evaluate_inputs) == 400
+    assert len(evaluate_inputs) == 402
     assert all("results/networks/identity_second.json" in line for line in evaluate_inputs)
 
 

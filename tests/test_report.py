@@ -115,13 +115,14 @@ def test_ablation_names_sort_by_value_and_read_as_parameters():
     assert report.method_label("unknown_method") == "unknown_method"
 
 
-def test_paper_numbers_file_holds_tables_1_to_4():
+def test_paper_numbers_file_holds_tables_1_to_4_and_the_sample():
     paper = report.read_paper_numbers(PAPER)
     assert paper.groupby("table").size().to_dict() == {
         "table1": 36,
         "table2": 16,
         "table3": 10,
         "table4": 4,
+        "guide_sample": 8,
     }
     row = paper.set_index(["table", "scenario", "method", "metric"]).loc[
         ("table1", "random", "baseline", "id")
@@ -173,7 +174,8 @@ def test_cells_format_like_the_paper():
 def test_write_tables_writes_csv_markdown_and_latex(tmp_path):
     metrics = write_csv(make_metrics(), tmp_path / "all.csv")
     log = report.write_tables(metrics, PAPER, METHODS, "ood", "mean", tmp_path / "tables")
-    assert len(log) == 4 and all(line.startswith("wrote") for line in log)
+    assert len(log) == 5 and all(line.startswith("wrote") for line in log[:4])
+    assert log[4] == "skipped guide_sample: no runs for it in scenario guide_sample"
     for name in ("table1", "table2", "table3", "table4"):
         for ext in ("csv", "md", "tex"):
             assert (tmp_path / "tables" / f"{name}.{ext}").stat().st_size > 0
@@ -240,6 +242,7 @@ def test_tables_without_runs_are_skipped(tmp_path):
     assert log[2:] == [
         "skipped table3: no runs for it in scenario ood",
         "skipped table4: no runs for it in scenario ood",
+        "skipped guide_sample: no runs for it in scenario guide_sample",
     ]
     assert not (tmp_path / "table3.csv").exists()
 

@@ -24,11 +24,12 @@ import yaml
 from matplotlib.figure import Figure, SubFigure
 from PIL import Image
 
+from idunlearn.identities import SAMPLE
 from idunlearn.io import ArtefactError, atomic_path, read_json
 
 matplotlib.use("Agg")
 
-SCENARIOS = {"random": "Random", "ind": "InD", "ood": "OOD"}
+SCENARIOS = {"random": "Random", "ind": "InD", "ood": "OOD", SAMPLE: "GUIDE sample"}
 METRICS = {"id": "ID", "id_others": "ID_others", "fid_pre": "FID_pre", "dfid_real": "dFID_real"}
 KEY_COLUMNS = ("scenario", "identity", "method")
 VALUE_COLUMNS = (
@@ -105,6 +106,7 @@ class TableSpec:
     digits: int
     by_scenario: bool  # one column group per scenario (Table 1) or a single scenario
     match_scenario: bool  # the paper's cells are per scenario (Tables 1-2), not ablations (3-4)
+    reference: str = "GUIDE, CVPR 2024"  # where the "(paper)" cells come from
 
 
 TABLES = (
@@ -139,6 +141,16 @@ TABLES = (
         digits=2,
         by_scenario=False,
         match_scenario=False,
+    ),
+    TableSpec(
+        SAMPLE,
+        "The reference code's sample identity (KU-VGI/GUIDE data/CelebAHQ/512, source "
+        "aligned_1.jpg)",
+        ("id", "id_others", "fid_pre", "dfid_real"),
+        digits=4,
+        by_scenario=False,
+        match_scenario=True,
+        reference="the GUIDE code's README (evaluate_id.py / evaluate_fid.py, seed 0)",
     ),
 )
 
@@ -231,6 +243,11 @@ def check_methods(methods: Iterable[str]) -> list[str]:
     if repeated:
         raise ValueError(f"method names repeated: {', '.join(repeated)}")
     return names
+
+
+def paper_runs(metrics: pd.DataFrame) -> pd.DataFrame:
+    """The runs of the paper's scenarios: the guide_sample identity has its own table."""
+    return metrics[metrics["scenario"] != SAMPLE]
 
 
 def require_methods(metrics: pd.DataFrame, methods: Sequence[str], path: str | Path) -> None:
@@ -356,7 +373,7 @@ def table_caption(table: pd.DataFrame, spec: TableSpec, reduction: str) -> str:
     attacks = f" {ATTACK_NOTE}" if any(m not in METRICS for m in spec.metrics) else ""
     return (
         f"{spec.title}; {scenarios}. Ours: mean ± std over n = {n} identities per cell; "
-        f"(paper): GUIDE, CVPR 2024{paper_note}. ID (identity similarity before vs after) lower "
+        f"(paper): {spec.reference}{paper_note}. ID (identity similarity before vs after) lower "
         f"is better, i.e. more forgotten; FID_pre and dFID_real lower is better. "
         f"{REDUCTIONS[reduction]}."
         + "".join(f" {note[0].upper()}{note[1:]}." for note in notes)
@@ -428,24 +445,32 @@ def write_tables(
     reduction: str,
     outdir: str | Path,
 ) -> list[str]:
-    """Tables 1-4 into `outdir`; returns one log line per table written or skipped.
+    """Tables 1-4 (and the guide_sample table) into `outdir`; one log line per table
+    written or skipped.
 
-    A missing Table 1 method is an error; an ablation table without runs (ablations off) or
-    Table 2 without an `ood` scenario is skipped, so its files are not written.
+    A missing Table 1 method is an error; an ablation table without runs (ablations off),
+    Table 2 without an `ood` scenario or the sample table without its runs is skipped, so
+    its files are not written. The sample's runs appear in its own table only.
     """
     if reduction not in REDUCTIONS:
         raise ValueError(f"reduction must be one of {', '.join(REDUCTIONS)}, not {reduction!r}")
     methods = check_methods(methods)
-    metrics = read_metrics(metrics_path)
+    every_run = read_metrics(metrics_path)
+    summary = summarise(every_run)
+    sample_runs = set(every_run.loc[every_run["scenario"] == SAMPLE, "method"])
+    metrics = paper_runs(every_run)
     require_methods(metrics, methods, metrics_path)
     paper = read_paper_numbers(paper_path)
-    summary = summarise(metrics)
     ablation_runs = metrics.loc[metrics["scenario"] == ablation_scenario, "method"]
     rows = {
         "table1": (ordered_scenarios(metrics["scenario"]), methods),
         "table2": (["ood"], methods if (metrics["scenario"] == "ood").any() else []),
         "table3": ([ablation_scenario], ablation_methods(ablation_runs, "alpha")),
         "table4": ([ablation_scenario], [m for m in GLOBAL_ABLATION if m in set(ablation_runs)]),
+        SAMPLE: (
+            [SAMPLE],
+            [m for m in methods if m in sample_runs] + sorted(sample_runs - {*methods}),
+        ),
     }
     log = []
     attack_metrics = {
@@ -684,7 +709,7 @@ def write_figures(
 ) -> list[str]:
     """qualitative.png, tradeoff.png and (with d runs) d_ablation.png; one log line each."""
     methods = check_methods(methods)
-    metrics = read_metrics(metrics_path)
+    metrics = paper_runs(read_metrics(metrics_path))
     require_methods(metrics, methods, metrics_path)
     outdir = Path(outdir)
     qualitative_figure(metrics, evaluate_dir, methods, outdir / "qualitative.png", max_identities)

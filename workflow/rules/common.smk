@@ -6,7 +6,7 @@ from pathlib import Path
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-from idunlearn.identities import SCENARIOS, identity_names
+from idunlearn.identities import SAMPLE, SCENARIOS, identity_names
 from idunlearn.methods import all_methods, canonical_names
 from idunlearn.seeding import derive_seed
 
@@ -34,6 +34,8 @@ LPIPS_FLAGS = "--lpips-net {} {}".format(
     config["lpips"]["net"],
     "--lpips-random" if config["lpips"]["random_backbone"] else "--lpips-pretrained",
 )
+# The reference code's sample identity (real setting): its methods, none without the key.
+SAMPLE_METHODS = config.get(SAMPLE, {}).get("methods", [])
 METHODS_JSON = json.dumps(
     {key: config.get(key, {}) for key in ("methods", "loss", "ablations")},
     sort_keys=True,
@@ -41,8 +43,8 @@ METHODS_JSON = json.dumps(
 
 
 wildcard_constraints:
-    scenario="|".join(SCENARIOS),
-    identity=r"[a-z]+\d+",
+    scenario="|".join((*SCENARIOS, SAMPLE)),
+    identity=r"[a-z_]+\d+",
     method="|".join(re.escape(name) for name in sorted(METHODS, key=len, reverse=True)),
     role="loss|eval",
     target=r"average|ufo_d-?[0-9.]+",
@@ -56,6 +58,9 @@ def script_path(name):
 def seed_for(*parts):
     """A job's seed: derived from the root seed and the job's name."""
     return derive_seed(config["seed"], *parts)
+
+
+SAMPLE_INDEX = f"results/real/{SAMPLE}_index.tsv"
 
 
 def identities_of(scenario):
@@ -76,7 +81,8 @@ def requested_runs():
         for identity in identities_of(scenario)
         for method in ABLATION_METHODS
     ]
-    return runs
+    sample = identity_names(SAMPLE, 1)[0]
+    return runs + [(SAMPLE, sample, method) for method in SAMPLE_METHODS]
 
 
 def evaluation_records():
@@ -130,7 +136,7 @@ def table_names():
     names += ["table2"] if config["identities"]["ood"] > 0 else []
     names += ["table3"] if ablations.get("alpha_max") else []
     names += ["table4"] if ablations.get("global") else []
-    return names
+    return names + ([SAMPLE] if SAMPLE_METHODS else [])
 
 
 def figure_names():
@@ -153,12 +159,15 @@ def get_select_identities_input(wildcards):
     return {
         "ffhq_index": "results/real/ffhq_index.tsv",
         "celebahq_index": "results/real/celebahq_index.tsv",
+        **({"sample_index": SAMPLE_INDEX} if SAMPLE_METHODS else {}),
     }
 
 
 def select_identities_flags(input):
     """The dataset flags of select_identities (real: the indices and the OOD minimum)."""
-    flags = file_flags(input, ("dataset", "ffhq_index", "celebahq_index"))
+    flags = file_flags(
+        input, ("dataset", "ffhq_index", "celebahq_index", "sample_index")
+    )
     if SYNTHETIC:
         return flags
     return f"{flags} --min-images {config['real']['ood_min_images']}"
@@ -239,6 +248,13 @@ def code_dir(key):
     return f"resources/code/{key}"
 
 
+def needs_alignment(scenario):
+    """CelebAHQ photos are aligned (real.align_ood), the sample's as its `align` says."""
+    if scenario == SAMPLE:
+        return config[SAMPLE]["align"]
+    return scenario == "ood" and config["real"]["align_ood"]
+
+
 def real_network(name):
     """(role, family, weights asset, code checkout, w_avg asset) of a real network."""
     real = config["real"]
@@ -293,6 +309,14 @@ if not SYNTHETIC:
         raise WorkflowError(
             f"methods {', '.join(needs_world)} read the synthetic world's retain images or"
             " encoder: in the real setting use cascaded with phase zero_shot, or feature"
+        )
+
+if SAMPLE_METHODS:
+    unknown = sorted(set(SAMPLE_METHODS) - set(METHODS))
+    if SYNTHETIC or config[SAMPLE]["code"] not in config["code"] or unknown:
+        raise WorkflowError(
+            f"{SAMPLE}: needs generator eg3d, a `code:` entry {config[SAMPLE]['code']!r}"
+            f" and known methods (unknown: {', '.join(unknown) or 'none'})"
         )
 
 if not SYNTHETIC and config["real"]["inversion"] == "optimisation":

@@ -9,6 +9,7 @@ wildcard_constraints:
 localrules:
     index_ffhq,
     index_celebahq,
+    index_sample,
     network_spec,
 
 
@@ -52,11 +53,33 @@ rule index_celebahq:
         " > {log} 2>&1 || {{ tail -n 1 {log} >&2; exit 1; }}"
 
 
+rule index_sample:
+    input:
+        code=code_dir(config.get(SAMPLE, {}).get("code", "guide")),
+    output:
+        SAMPLE_INDEX,
+    log:
+        f"logs/index_{SAMPLE}.log",
+    benchmark:
+        f"benchmarks/index_{SAMPLE}.tsv"
+    conda:
+        "../../envs/torch.yaml"
+    params:
+        script=script_path("index_sample"),
+        images=" ".join(
+            f"--image {shlex.quote(name)}"
+            for name in config.get(SAMPLE, {}).get("images", [])
+        ),
+    shell:
+        "python {params.script} --root {input.code} {params.images} --out {output}"
+        " > {log} 2>&1 || {{ tail -n 1 {log} >&2; exit 1; }}"
+
+
 rule faces:
     input:
         identities="results/identities.tsv",
         index=lambda wc: "results/real/{}_index.tsv".format(
-            "ffhq" if wc.scenario == "ind" else "celebahq"
+            {"ind": "ffhq", SAMPLE: SAMPLE}.get(wc.scenario, "celebahq")
         ),
     output:
         "results/faces/{scenario}/{identity}.npz",
@@ -69,11 +92,7 @@ rule faces:
     params:
         script=script_path("faces"),
         resolution=config["real"]["resolution"],
-        align=lambda wc: (
-            "--align"
-            if wc.scenario == "ood" and config["real"]["align_ood"]
-            else "--no-align"
-        ),
+        align=lambda wc: "--align" if needs_alignment(wc.scenario) else "--no-align",
     shell:
         "python {params.script} --identities {input.identities} --scenario {wildcards.scenario}"
         " --identity {wildcards.identity} --index {input.index}"

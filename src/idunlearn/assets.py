@@ -4,7 +4,9 @@ Every asset lands at `resources/<file>` only after its SHA-256 matched the
 configured one, because some of them run code when loaded (EG3D's pickle
 unpickles classes). A wrong download is kept aside as `<file>.bad`; a file
 whose hash is not configured yet is kept as `<file>.unverified` and the user
-records the printed hash before it is used (trust on first use, by hand).
+records the printed hash before it is used (trust on first use, by hand). A file
+name that publishes its hash's first digits, as torch hub's do (`vgg16-397923af.pth`),
+is checked against that prefix first, as torch.hub does, whether or not a hash is set.
 Manual assets (licence or login walls) are picked up from a local path.
 """
 
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -24,6 +27,9 @@ from idunlearn.io import ArtefactError, atomic_path
 
 SOURCES = ("url", "gdrive", "gdrive_folder", "manual")
 CHUNK = 1 << 20
+# torch hub's `<name>-<first 8+ hex digits of the SHA-256>.<ext>` (torch.hub.HASH_REGEX, but
+# at least 8 digits so that `ffhqrebalanced512-128.pkl` publishes nothing)
+PUBLISHED_PREFIX = re.compile(r"-([0-9a-f]{8,64})\.")
 
 
 class ChecksumError(ArtefactError):
@@ -73,6 +79,22 @@ def verify(path: Path, expected: str, name: Path) -> None:
     actual = sha256_of(path)
     if actual != expected.lower():
         raise ChecksumError(f"{name}: SHA-256 mismatch, expected {expected}, got {actual}")
+
+
+def published_prefix(file: str) -> str | None:
+    """The SHA-256 prefix a torch-hub style file name publishes, if any."""
+    match = PUBLISHED_PREFIX.search(Path(file).name)
+    return match.group(1) if match else None
+
+
+def verify_prefix(path: Path, file: str, name: Path) -> None:
+    """Raise ChecksumError unless `path`'s SHA-256 starts with the prefix `file` publishes."""
+    prefix = published_prefix(file)
+    if prefix and not (actual := sha256_of(path)).startswith(prefix):
+        raise ChecksumError(
+            f"{name}: SHA-256 {actual} does not start with {prefix}, the prefix its file name"
+            " publishes"
+        )
 
 
 def check_file(path: str, expected: str | None) -> None:
@@ -142,6 +164,13 @@ def install(spec: AssetSpec, out: str | os.PathLike[str]) -> str:
             shutil.copyfile(where, tmp)
         else:
             _fetcher(spec, Path(spec.file).name)(tmp)
+        try:
+            verify_prefix(tmp, spec.file, out)
+            if spec.sha256:
+                verify(tmp, spec.sha256, out)
+        except ChecksumError as err:
+            os.replace(tmp, out.with_name(out.name + ".bad"))
+            raise ChecksumError(f"{err} (kept as {out}.bad)") from err
         if not spec.sha256:
             os.replace(tmp, unverified)
             raise ChecksumError(
@@ -149,11 +178,6 @@ def install(spec: AssetSpec, out: str | os.PathLike[str]) -> str:
                 f"{unverified}) has {sha256_of(unverified)}: check it against the publisher and "
                 f"set assets.{spec.key}.sha256 to it"
             )
-        try:
-            verify(tmp, spec.sha256, out)
-        except ChecksumError as err:
-            os.replace(tmp, out.with_name(out.name + ".bad"))
-            raise ChecksumError(f"{err} (kept as {out}.bad)") from err
     return spec.sha256
 
 

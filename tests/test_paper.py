@@ -14,6 +14,8 @@ import yaml
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
+from idunlearn import preflight
+
 ROOT = Path(__file__).resolve().parents[1]
 PAPER = ROOT / "config" / "paper.yaml"
 SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
@@ -202,3 +204,76 @@ def test_every_readme_command_dry_runs_as_typed_from_the_repository_root(tmp_pat
         if "config/paper.yaml" in command:  # the whole config: no default methods or world
             assert not {"dataset", "train_generator"} & set(job_counts(out))
             assert not re.search(r"method: (cascaded|feature|encoder)\b", out)
+
+
+def test_preflight_on_a_machine_with_nothing_names_everything_missing(tmp_path):
+    command = [sys.executable, str(ROOT / "scripts" / "preflight.py"), "--configfile", str(PAPER)]
+    result = subprocess.run([*command, "--root", str(tmp_path)], capture_output=True, text=True)
+    out = result.stdout + result.stderr
+    assert result.returncode == 1, out
+    missing = out.splitlines()[-1]
+    assert missing.startswith("NOT READY: ")
+    for key in paper()["assets"]:
+        assert f"asset {key} (missing)" in missing
+    assert "code eg3d (missing)" in missing and "dataset celebahq_dir (missing)" in missing
+    assert "https://download.pytorch.org/models/vgg16-397923af.pth" in out
+    # 402 unlearning jobs (Tables 1-4 and the guide_sample) at the reference's 15 min each
+    assert re.search(r"gpu-hours\s+100\.5 ", out) and "402 unlearn" in out
+
+
+def prepared_folder(tmp_path: Path) -> tuple[dict, Path]:
+    """A workflow folder with one verified asset, a checkout at its commit and a dataset."""
+    root = tmp_path / "run"
+    (root / "resources" / "torch").mkdir(parents=True)
+    (root / "resources" / "torch" / "w.pt").write_bytes(b"weights")
+    sha = hashlib.sha256(b"weights").hexdigest()
+    repo = root / "resources" / "code" / "eg3d"
+    repo.mkdir(parents=True)
+    (repo / "a.py").write_text("x = 1\n")
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t"]
+    for args in (["init", "-q"], ["add", "."], ["commit", "-qm", "c"]):
+        subprocess.run([*git, *args], cwd=repo, check=True)
+    head = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    (root / "faces" / "sub").mkdir(parents=True)
+    for name in ("faces/1.png", "faces/sub/2.jpg", "faces/notes.txt"):
+        (root / name).write_bytes(b"")
+    config = {
+        "assets": {"w": {"file": "torch/w.pt", "source": "url", "url": "file:///w", "sha256": sha}},
+        "code": {"eg3d": {"repo": "file:///eg3d", "commit": head}},
+        "real": {"ffhq_dir": "faces", "ffhq_instructions": "FFHQ"},
+        "unlearn": {"device": "auto", "steps": 100},
+    }
+    return config, root
+
+
+def test_preflight_on_a_prepared_folder_is_ready_and_flags_each_kind_of_problem(tmp_path):
+    config, root = prepared_folder(tmp_path)
+    found = {c.name: c for c in preflight.checks(config, root)}
+    assert (found["w"].status, found["eg3d"].status) == ("verified", "present")
+    assert found["ffhq_dir"].detail == f"{root / 'faces'} (2 images)"
+    assert not any(c.problem for c in found.values())
+    assert preflight.screen(list(found.values()), {}, 0.0, "").endswith("\nready")
+    (root / "resources" / "torch" / "w.pt").write_bytes(b"other")
+    config["assets"]["v"] = {**config["assets"]["w"], "file": "torch/w.pt", "sha256": None}
+    config["code"]["eg3d"]["commit"] = "0" * 40
+    found = {c.name: c for c in preflight.checks(config, root)}
+    assert found["w"].status == "MISMATCH" and found["eg3d"].status == "WRONG"
+    assert found["v"].status == "unverified"
+    assert hashlib.sha256(b"other").hexdigest() in found["v"].detail
+    assert all(found[k].problem for k in ("w", "v", "eg3d"))
+
+
+def test_preflight_gpu_hours_use_measured_benchmarks_else_the_reference(tmp_path):
+    jobs = {"unlearn": 4, "evaluate": 4, "tables": 1}
+    hours, basis = preflight.gpu_hours(jobs, tmp_path, steps=200)
+    assert hours == pytest.approx(4 * 900 * 200 / 1000 / 3600) and "reference" in basis
+    for rule, seconds in (("unlearn", [100.0, 300.0]), ("evaluate", [36.0])):
+        for k, s in enumerate(seconds):
+            path = tmp_path / rule / "ood" / f"{k}.tsv"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(f"s\th:m:s\n{s}\t0:00:00\n")
+    hours, basis = preflight.gpu_hours(jobs, tmp_path, steps=200)
+    assert hours == pytest.approx((4 * 200 + 4 * 36) / 3600)
+    assert basis == "unlearn: measured 200.0 s/job; evaluate: measured 36.0 s/job"

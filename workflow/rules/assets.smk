@@ -15,6 +15,7 @@ wildcard_constraints:
 localrules:
     download,
     fetch_code,
+    preflight,
 
 
 rule download:
@@ -50,3 +51,13 @@ rule fetch_code:
     shell:
         "python {params.script} --repo {params.c[repo]} --commit {params.c[commit]}"
         " --out {output} > {log} 2>&1 || {{ tail -n 1 {log} >&2; exit 1; }}"
+
+
+rule preflight:
+    params:
+        script=script_path("preflight"),
+        configfiles=" ".join(
+            f"--configfile {shlex.quote(str(f))}" for f in workflow.overwrite_configfiles
+        ),
+    shell:
+        "python {params.script} {params.configfiles} --root ."

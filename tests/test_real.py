@@ -1,6 +1,7 @@
 """The real setting's datasets on a fabricated CelebAHQ / FFHQ: index, selection, faces."""
 
 import importlib.util
+import json
 from pathlib import Path
 
 import numpy as np
@@ -56,8 +57,8 @@ def fake_ffhq(tmp_path: Path, count: int = 6) -> Path:
     return root.parent
 
 
-def load_cli(name: str):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
+def load_cli(name: str, folder: str = "scripts"):
+    spec = importlib.util.spec_from_file_location(name, ROOT / folder / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module.main
@@ -203,3 +204,20 @@ def test_the_guide_sample_has_its_own_table_beside_the_reference_readme(tmp_path
     assert markdown[4].startswith("| Baseline | 0.1000 | 0.0818 | 0.6000 | 0.4122 |")
     assert markdown[5].startswith("| + L_global (GUIDE) | 0.0300 | 0.0183 |")
     assert "GUIDE sample" not in (tmp_path / "table1.md").read_text()
+
+
+def test_the_step_benchmark_times_both_forms_on_the_same_draws_at_each_precision(tmp_path):
+    """bench/eg3d_step.py's harness, on the CPU with the synthetic generator (no checkout)."""
+    out = tmp_path / "step.json"
+    args = ["--device", "cpu", "--steps", "1", "--precisions", "fp32,bf16", "--threads", "1"]
+    args += ["--out", str(out)]
+    result = CliRunner().invoke(load_cli("eg3d_step", "bench"), args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    runs = {(r["mode"], r["precision"]): r for r in json.loads(out.read_text())["runs"]}
+    assert set(runs) == {(m, p) for m in ("batched", "sequential") for p in ("fp32", "bf16")}
+    assert all(r["seconds_per_step"] > 0 and len(r["losses"]) == 2 for r in runs.values())
+    fp32 = runs["batched", "fp32"]["losses"]
+    assert runs["sequential", "fp32"]["losses"] == pytest.approx(fp32, rel=1e-5)
+    bf16 = runs["batched", "bf16"]["losses"]
+    assert bf16 != fp32 and bf16 == pytest.approx(fp32, rel=0.05)  # autocast was on
+    assert "sequential  fp32" in result.output

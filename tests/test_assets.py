@@ -171,12 +171,18 @@ def test_a_torch_hub_name_publishes_its_hash_prefix_and_it_is_checked(tmp_path, 
     for plain in ("ffhqrebalanced512-128.pkl", "20180402-114759-vggface2.pt", "model_ir_se50.pth"):
         assert published_prefix(plain) is None
     resources = tmp_path / "resources"
-    wrong = "torch/hub/checkpoints/vgg16-397923af.pth"  # PAYLOAD's hash starts otherwise
+    wrong = source.with_name("vgg16-397923af.pth")  # PAYLOAD's hash starts otherwise
+    wrong.write_bytes(PAYLOAD)
+    file = "torch/hub/checkpoints/vgg16-397923af.pth"
     with pytest.raises(ChecksumError, match=f"{GOOD} does not start with 397923af"):
-        install(url_spec(source, None, wrong), resources / wrong)
-    assert (resources / f"{wrong}.bad").is_file()
-    assert not (resources / f"{wrong}.unverified").exists()
+        install(url_spec(wrong, None, file), resources / file)
+    assert (resources / f"{file}.bad").is_file()
+    assert not (resources / f"{file}.unverified").exists()
+    # the publisher's (URL's) name counts: a file served under another name is not checked
+    assert install(url_spec(source, GOOD, file), resources / file) == GOOD
     right = f"weights-{GOOD[:8]}.pth"  # matches: trust on first use as any unknown hash
+    source.rename(source.with_name(right))
+    source = source.with_name(right)
     with pytest.raises(ChecksumError, match="no SHA-256 configured"):
         install(url_spec(source, None, right), resources / right)
     assert install(url_spec(source, GOOD, right), resources / right) == GOOD

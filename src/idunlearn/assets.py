@@ -4,9 +4,10 @@ Every asset lands at `resources/<file>` only after its SHA-256 matched the
 configured one, because some of them run code when loaded (EG3D's pickle
 unpickles classes). A wrong download is kept aside as `<file>.bad`; a file
 whose hash is not configured yet is kept as `<file>.unverified` and the user
-records the printed hash before it is used (trust on first use, by hand). A file
-name that publishes its hash's first digits, as torch hub's do (`vgg16-397923af.pth`),
-is checked against that prefix first, as torch.hub does, whether or not a hash is set.
+records the printed hash before it is used (trust on first use, by hand). A published
+file name that carries its hash's first digits, as torch hub's do (`vgg16-397923af.pth`:
+the URL's name, or the file's for other sources), is checked against that prefix first,
+as torch.hub does, whether or not a hash is set.
 Manual assets (licence or login walls) are picked up from a local path.
 """
 
@@ -18,6 +19,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -61,6 +63,12 @@ class AssetSpec:
     def from_config(cls, key: str, entry: dict) -> AssetSpec:
         return cls(key=key, **entry)
 
+    def published_name(self) -> str:
+        """The publisher's name of the file: the URL's last part, else the file's name."""
+        if self.source == "url":
+            return Path(urllib.parse.urlparse(self.url).path).name
+        return Path(self.file).name
+
     def pickup_path(self, resources: Path) -> Path:
         """Where a manual asset is expected: the configured path or resources/manual/<file>."""
         return Path(self.manual_path) if self.manual_path else resources / "manual" / self.file
@@ -87,9 +95,10 @@ def published_prefix(file: str) -> str | None:
     return match.group(1) if match else None
 
 
-def verify_prefix(path: Path, file: str, name: Path) -> None:
-    """Raise ChecksumError unless `path`'s SHA-256 starts with the prefix `file` publishes."""
-    prefix = published_prefix(file)
+def verify_prefix(path: Path, published: str, name: Path) -> None:
+    """Raise ChecksumError unless `path`'s SHA-256 starts with the prefix `published` (a
+    file name) carries."""
+    prefix = published_prefix(published)
     if prefix and not (actual := sha256_of(path)).startswith(prefix):
         raise ChecksumError(
             f"{name}: SHA-256 {actual} does not start with {prefix}, the prefix its file name"
@@ -165,7 +174,7 @@ def install(spec: AssetSpec, out: str | os.PathLike[str]) -> str:
         else:
             _fetcher(spec, Path(spec.file).name)(tmp)
         try:
-            verify_prefix(tmp, spec.file, out)
+            verify_prefix(tmp, spec.published_name(), out)
             if spec.sha256:
                 verify(tmp, spec.sha256, out)
         except ChecksumError as err:

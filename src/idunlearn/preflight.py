@@ -69,7 +69,7 @@ def check_asset(spec: AssetSpec, resources: Path) -> Check:
     if not path.is_file() and not kept.is_file():
         return Check("asset", spec.key, "missing", f"{spec.file}: {where_to_get(spec)}", True)
     actual = sha256_of(path if path.is_file() else kept)
-    prefix = published_prefix(spec.file)
+    prefix = published_prefix(spec.published_name())
     if prefix and not actual.startswith(prefix):
         return Check("asset", spec.key, "MISMATCH", f"{spec.file}: {actual} (name: {prefix})", True)
     if not spec.sha256:

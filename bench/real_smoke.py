@@ -7,7 +7,8 @@ every asset of config/paper.yaml in its public file's format with random weights
 - ffhqrebalanced512-128.pkl: a TriPlaneGenerator of the EG3D code (thin channels,
   few depth samples; SuperresolutionHybrid2X at 128 px, or the real
   SuperresolutionHybrid8XDC at 512 px with --sr 8xdc), noise_strength and w_avg
-  non-zero, pickled as NVlabs snapshots are ({G, D, G_ema});
+  non-zero, pickled as NVlabs snapshots are ({G, D, G_ema}; D is G again: only
+  its being a module is checked);
 - w_avg [14, 512]; GOAE's encoder state dict; IR-SE50 and IR-101 state dicts;
   facenet-pytorch's InceptionResnetV1 (VGGFace2 layout, 8631 logits); pytorch-fid's
   FID Inception and torchvision's VGG16 state dicts;
@@ -108,7 +109,7 @@ def weights(served: Path, code: dict[str, Path], size: str) -> dict[str, Path]:
     files = {key: served / name for key, name in FILES.items()}
     G = random_triplane(code["eg3d"], size)
     with open(files["eg3d"], "wb") as f:
-        pickle.dump({"G": G, "D": None, "G_ema": G}, f)
+        pickle.dump({"G": G, "D": G, "G_ema": G}, f)  # legacy.py wants a module as D
     torch.save(G.backbone.mapping.w_avg.detach().repeat(14, 1), files["w_avg"])
     torch.save(build_goae_encoder(code["goae"]).state_dict(), files["goae"])
     torch.save(Backbone(112, 50, "ir_se").state_dict(), files["arcface"])

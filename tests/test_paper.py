@@ -2,6 +2,7 @@
 
 import copy
 import hashlib
+import os
 import re
 import shlex
 import shutil
@@ -277,3 +278,61 @@ def test_preflight_gpu_hours_use_measured_benchmarks_else_the_reference(tmp_path
     hours, basis = preflight.gpu_hours(jobs, tmp_path, steps=200)
     assert hours == pytest.approx((4 * 200 + 4 * 36) / 3600)
     assert basis == "unlearn: measured 200.0 s/job; evaluate: measured 36.0 s/job"
+
+
+SMOKE = ROOT / "config" / "paper-smoke.yaml"
+# every rule of the real DAG (preflight and --report run beside it)
+REAL_RULES = {
+    *("download", "fetch_code", "index_ffhq", "index_celebahq", "index_sample", "faces"),
+    *("network_spec", "fid_real", "select_identities", "fid_reference", "invert", "target"),
+    *("unlearn", "attack", "evaluate", "aggregate", "figures", "tables"),
+}
+
+
+def test_the_smoke_config_overrides_paper_yaml_into_a_tiny_dag_of_every_real_rule(tmp_path):
+    result = snakemake("-n", "--configfile", str(PAPER), str(SMOKE), cwd=tmp_path)
+    out = result.stdout + result.stderr
+    assert result.returncode == 0, out
+    counts = job_counts(out)
+    assert set(counts) - {"all", "total"} == REAL_RULES
+    # (1 identity x 3 scenarios) x 4 methods + the guide_sample's baseline and GUIDE
+    assert counts["unlearn"] == counts["evaluate"] == 14 and counts["attack"] == 4
+
+
+def smoke_checkouts() -> dict[str, Path]:
+    """Local copies of the three repositories: IDUNLEARN_<KEY>_CODE, else resources/code/."""
+    return {
+        key: Path(
+            os.environ.get(f"IDUNLEARN_{key.upper()}_CODE", ROOT / "resources" / "code" / key)
+        )
+        for key in ("eg3d", "goae", "guide")
+    }
+
+
+@pytest.mark.slow
+def test_the_real_smoke_run_executes_every_rule_on_the_real_code(tmp_path):
+    """bench/real_smoke.py end to end (about 30 min on 2 cores): only when asked for."""
+    checkouts = smoke_checkouts()
+    missing = [f"{key} checkout at {path}" for key, path in checkouts.items() if not path.is_dir()]
+    if os.environ.get("IDUNLEARN_REAL_SMOKE") != "1":
+        missing.insert(0, "IDUNLEARN_REAL_SMOKE=1")
+    if missing:
+        pytest.skip(f"the real smoke run needs {', '.join(missing)}")
+    command = [
+        sys.executable,
+        str(ROOT / "bench" / "real_smoke.py"),
+        "--workdir",
+        str(tmp_path / "w"),
+    ]
+    for key, path in checkouts.items():
+        command += [f"--{key}", str(path)]
+    result = subprocess.run(command, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    benchmarks = tmp_path / "w" / "run" / "benchmarks"
+    ran = {
+        path.relative_to(benchmarks).parts[0].removesuffix(".tsv")
+        for path in benchmarks.rglob("*.tsv")
+    }
+    assert ran == REAL_RULES
+    assert (tmp_path / "w" / "run" / "results" / "tables" / "guide_sample.md").is_file()
+    assert (tmp_path / "w" / "run" / "preflight.txt").read_text().rstrip().endswith("ready")

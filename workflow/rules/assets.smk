@@ -54,10 +54,14 @@ rule fetch_code:
 
 
 rule preflight:
+    log:
+        "logs/preflight.log",
+    conda:
+        "../../envs/torch.yaml"
     params:
         script=script_path("preflight"),
         configfiles=" ".join(
             f"--configfile {shlex.quote(str(f))}" for f in workflow.overwrite_configfiles
         ),
     shell:
-        "python {params.script} {params.configfiles} --root ."
+        "python {params.script} {params.configfiles} --root . 2>&1 | tee {log}"

@@ -59,9 +59,9 @@ rule index_sample:
     output:
         SAMPLE_INDEX,
     log:
-        f"logs/index_{SAMPLE}.log",
+        "logs/index_sample.log",
     benchmark:
-        f"benchmarks/index_{SAMPLE}.tsv"
+        "benchmarks/index_sample.tsv"
     conda:
         "../../envs/torch.yaml"
     params:

@@ -114,7 +114,7 @@ def weights(served: Path, code: dict[str, Path], size: str) -> dict[str, Path]:
     torch.save(build_goae_encoder(code["goae"]).state_dict(), files["goae"])
     torch.save(Backbone(112, 50, "ir_se").state_dict(), files["arcface"])
     torch.save(Backbone(112, 100, "ir", affine=False).state_dict(), files["curricularface"])
-    facenet = InceptionResnetV1(pretrained=None, num_classes=8631)
+    facenet = InceptionResnetV1(pretrained=None, classify=True, num_classes=8631)  # + logits
     torch.save(facenet.state_dict(), files["facenet"])
     torch.save(fid_inception_state(), files["inception"])
     torch.save(torchvision.models.vgg16(weights=None).state_dict(), files["vgg16"])

@@ -97,10 +97,16 @@ def fid_inception_state() -> dict[str, torch.Tensor]:
         return fid.fid_inception_v3().state_dict()
 
 
+def facenet_state() -> dict[str, torch.Tensor]:
+    """facenet-pytorch's VGGFace2 file layout: the network and its 8631-way logits."""
+    from facenet_pytorch import InceptionResnetV1
+
+    return InceptionResnetV1(pretrained=None, classify=True, num_classes=8631).state_dict()
+
+
 def weights(served: Path, code: dict[str, Path], size: str) -> dict[str, Path]:
     """Every weight file, random, in its public file's format, under `served`."""
     import torchvision
-    from facenet_pytorch import InceptionResnetV1
 
     from idunlearn.encoders.goae import build_goae_encoder
     from idunlearn.nets.irse import Backbone
@@ -114,8 +120,7 @@ def weights(served: Path, code: dict[str, Path], size: str) -> dict[str, Path]:
     torch.save(build_goae_encoder(code["goae"]).state_dict(), files["goae"])
     torch.save(Backbone(112, 50, "ir_se").state_dict(), files["arcface"])
     torch.save(Backbone(112, 100, "ir", affine=False).state_dict(), files["curricularface"])
-    facenet = InceptionResnetV1(pretrained=None, classify=True, num_classes=8631)  # + logits
-    torch.save(facenet.state_dict(), files["facenet"])
+    torch.save(facenet_state(), files["facenet"])
     torch.save(fid_inception_state(), files["inception"])
     torch.save(torchvision.models.vgg16(weights=None).state_dict(), files["vgg16"])
     return files

@@ -11,6 +11,7 @@ import torch
 from click.testing import CliRunner
 from PIL import Image
 
+from idunlearn.backend import inception_features
 from idunlearn.identities import lookup, read_identities, select_real_identities
 from idunlearn.inversion import identity_images
 from idunlearn.io import ArtefactError
@@ -23,6 +24,7 @@ from idunlearn.real import (
     run_faces,
     write_index,
 )
+from idunlearn.recognition import facenet_embedder
 from idunlearn.report import write_tables
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -221,3 +223,19 @@ def test_the_step_benchmark_times_both_forms_on_the_same_draws_at_each_precision
     bf16 = runs["batched", "bf16"]["losses"]
     assert bf16 != fp32 and bf16 == pytest.approx(fp32, rel=0.05)  # autocast was on
     assert "sequential  fp32" in result.output
+
+
+def test_the_smokes_random_weights_load_as_the_public_files_do(tmp_path, monkeypatch):
+    """bench/real_smoke.py's facenet and FID Inception files, read by the real loaders."""
+    smoke = importlib.util.spec_from_file_location("real_smoke", ROOT / "bench" / "real_smoke.py")
+    module = importlib.util.module_from_spec(smoke)
+    smoke.loader.exec_module(module)
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    (tmp_path / "checkpoints").mkdir()
+    torch.save(module.facenet_state(), tmp_path / "checkpoints" / "20180402-114759-vggface2.pt")
+    images = torch.rand(2, 3, 160, 160) * 2 - 1
+    assert facenet_embedder()(images).shape == (2, 512)
+    inception = tmp_path / "hub" / "checkpoints" / "pt_inception-2015-12-05-6726825d.pth"
+    inception.parent.mkdir(parents=True)
+    torch.save(module.fid_inception_state(), inception)
+    assert inception_features(str(inception))(images).shape == (2, 2048)

@@ -5,7 +5,11 @@ from snakemake.utils import min_version
 min_version("9.20")
 
 
-configfile: "config/config.yaml"
+# The default run's config, only when none is given: a --configfile (e.g.
+# config/paper.yaml) is then the whole config, not an extension of the default's.
+if not workflow.overwrite_configfiles:
+
+    configfile: "config/config.yaml"
 
 
 report: "workflow/report/workflow.rst"

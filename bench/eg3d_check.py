@@ -68,6 +68,8 @@ SIZES = {
     "full": {"channel_base": 32768, "channel_max": 512, "img": 512, "nr": 128, "depth": 48},
     # same structure (96 x 256 x 256 tri-planes), thin channels, 2x super-resolution, few samples
     "small": {"channel_base": 1024, "channel_max": 32, "img": 128, "nr": 32, "depth": 8},
+    # thin channels, the real SuperresolutionHybrid8XDC (its 256/128 channels are fixed)
+    "small512": {"channel_base": 1024, "channel_max": 32, "img": 512, "nr": 64, "depth": 6},
 }
 SR_MODULE = {512: "SuperresolutionHybrid8XDC", 128: "SuperresolutionHybrid2X"}
 

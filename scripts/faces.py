@@ -3,6 +3,7 @@
 import click
 
 from idunlearn.cli import step
+from idunlearn.identities import SAMPLE
 from idunlearn.real import run_faces
 
 
@@ -10,9 +11,9 @@ from idunlearn.real import run_faces
 @click.option("--identities", type=click.Path(dir_okay=False), required=True, help="identity TSV")
 @click.option(
     "--scenario",
-    type=click.Choice(["ind", "ood"]),
+    type=click.Choice(["ind", "ood", SAMPLE]),
     required=True,
-    help="ind (FFHQ) or ood (CelebAHQ)",
+    help="ind (FFHQ), ood (CelebAHQ) or guide_sample (the reference code's photos)",
 )
 @click.option("--identity", required=True, help="identity name, e.g. ood03")
 @click.option("--index", type=click.Path(dir_okay=False), required=True, help="dataset index")

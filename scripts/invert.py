@@ -3,6 +3,7 @@
 import click
 
 from idunlearn.cli import device_option, lpips_options, seeded, step, threads_option
+from idunlearn.identities import SAMPLE, SCENARIOS
 from idunlearn.inversion import InversionConfig, run_invert
 
 
@@ -27,9 +28,9 @@ from idunlearn.inversion import InversionConfig, run_invert
 )
 @click.option(
     "--scenario",
-    type=click.Choice(["random", "ind", "ood"]),
+    type=click.Choice([*SCENARIOS, SAMPLE]),
     required=True,
-    help="random | ind | ood",
+    help="random | ind | ood | guide_sample",
 )
 @click.option("--identity", required=True, help="identity name, e.g. ood03")
 @click.option(

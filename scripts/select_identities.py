@@ -28,6 +28,11 @@ def synthetic_table(dataset, counts, seed):
     help="real OOD identities need this many CelebAHQ images",
 )
 @click.option(
+    "--sample-index",
+    type=click.Path(dir_okay=False),
+    help="real setting: the guide_sample identity's photo index (adds that identity)",
+)
+@click.option(
     "--random",
     "n_random",
     type=click.IntRange(min=0),
@@ -59,7 +64,9 @@ def synthetic_table(dataset, counts, seed):
 )
 @seed_option
 @step
-def main(dataset, ffhq_index, celebahq_index, min_images, n_random, n_ind, n_ood, out, seed):
+def main(
+    dataset, ffhq_index, celebahq_index, min_images, sample_index, n_random, n_ind, n_ood, out, seed
+):
     """Random: z seeds; InD: training identities (FFHQ images); OOD: held-out identities
     (CelebA identities with several CelebAHQ images)."""
     counts = {"random": n_random, "ind": n_ind, "ood": n_ood}
@@ -67,8 +74,9 @@ def main(dataset, ffhq_index, celebahq_index, min_images, n_random, n_ind, n_ood
         table = synthetic_table(dataset, counts, seed)
     elif ffhq_index and celebahq_index:
         num_ffhq = len(read_index(ffhq_index))
+        sample_images = len(read_index(sample_index)) if sample_index else 0
         table = select_real_identities(
-            num_ffhq, read_index(celebahq_index), counts, seed, min_images
+            num_ffhq, read_index(celebahq_index), counts, seed, min_images, sample_images
         )
     else:
         raise click.UsageError("give --dataset, or --ffhq-index and --celebahq-index")

@@ -18,6 +18,7 @@ from idunlearn.assets import (
     fetch_code,
     fetch_url,
     install,
+    published_prefix,
 )
 from idunlearn.backend import load_generator, write_spec
 from idunlearn.io import ArtefactError
@@ -174,3 +175,26 @@ def test_an_unverified_pickle_is_never_loaded(tmp_path, source):
     source.write_bytes(PAYLOAD + b"tampered")  # replaced after the spec was written
     with pytest.raises(ChecksumError, match="mismatch"):
         load_generator(str(spec))  # fails before EG3D's code is imported or the pickle read
+
+
+def test_a_torch_hub_name_publishes_its_hash_prefix_and_it_is_checked(tmp_path, source):
+    assert published_prefix("torch/hub/checkpoints/vgg16-397923af.pth") == "397923af"
+    assert published_prefix("pt_inception-2015-12-05-6726825d.pth") == "6726825d"
+    for plain in ("ffhqrebalanced512-128.pkl", "20180402-114759-vggface2.pt", "model_ir_se50.pth"):
+        assert published_prefix(plain) is None
+    resources = tmp_path / "resources"
+    wrong = source.with_name("vgg16-397923af.pth")  # PAYLOAD's hash starts otherwise
+    wrong.write_bytes(PAYLOAD)
+    file = "torch/hub/checkpoints/vgg16-397923af.pth"
+    with pytest.raises(ChecksumError, match=f"{GOOD} does not start with 397923af"):
+        install(url_spec(wrong, None, file), resources / file)
+    assert (resources / f"{file}.bad").is_file()
+    assert not (resources / f"{file}.unverified").exists()
+    # the publisher's (URL's) name counts: a file served under another name is not checked
+    assert install(url_spec(source, GOOD, file), resources / file) == GOOD
+    right = f"weights-{GOOD[:8]}.pth"  # matches: trust on first use as any unknown hash
+    source.rename(source.with_name(right))
+    source = source.with_name(right)
+    with pytest.raises(ChecksumError, match="no SHA-256 configured"):
+        install(url_spec(source, None, right), resources / right)
+    assert install(url_spec(source, GOOD, right), resources / right) == GOOD

@@ -2,7 +2,10 @@
 
 import copy
 import hashlib
+import os
 import re
+import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +14,8 @@ import pytest
 import yaml
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import update_config, validate
+
+from idunlearn import preflight
 
 ROOT = Path(__file__).resolve().parents[1]
 PAPER = ROOT / "config" / "paper.yaml"
@@ -94,17 +99,23 @@ def test_paper_dry_run_lists_the_whole_dag_from_the_downloads(tmp_path):
     out = result.stdout + result.stderr
     assert result.returncode == 0, out
     counts = job_counts(out)
-    assert counts["download"] == len(paper()["assets"]) and counts["fetch_code"] == 2
+    assert counts["download"] == len(paper()["assets"]) and counts["fetch_code"] == 3
     for rule in ("index_ffhq", "index_celebahq", "network_spec", "select_identities", "faces"):
         assert counts[rule] >= 1, rule
-    assert counts["invert"] == 60 and counts["unlearn"] == 400 and counts["evaluate"] == 400
+    # 20 identities per scenario, 4 methods + ablations; the guide_sample: baseline and GUIDE
+    assert counts["invert"] == 61 and counts["unlearn"] == 402 and counts["evaluate"] == 402
+    sample = "results/unlearn/guide_sample/guide_sample00"
+    assert {f"{sample}/{m}.pt" for m in ("baseline", "guide")} <= set(
+        re.findall(r"output: (results/unlearn/guide_sample/\S+\.pt)", out)
+    )
+    assert counts["index_sample"] == 1 and "results/tables/guide_sample.md" in out
     assert counts["target"] > 0 and counts["tables"] == 1 and counts["fid_real"] == 1
     assert not {"dataset", "train_generator", "train_encoder"} & set(counts)  # no world
     assert not (tmp_path / "resources").exists()
     # facenet is evaluated beside CurricularFace: every evaluate job reads its spec
     assert counts["network_spec"] == 6
     evaluate_inputs = re.findall(r"rule evaluate:\n    input: ([^\n]*)", out)
-    assert len(evaluate_inputs) == 400
+    assert len(evaluate_inputs) == 402
     assert all("results/networks/identity_second.json" in line for line in evaluate_inputs)
 
 
@@ -183,3 +194,177 @@ def test_code_checkout_through_the_workflow(tmp_path):
     result = snakemake(target, "--cores", "1", "--configfile", str(config), cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     assert (tmp_path / target / "goae" / "networks.py").read_text() == "# encoder\n"
+
+
+# README commands that cannot run on this machine, with why (each must still be in it).
+NOT_RUN_HERE = {
+    "snakemake --report report.html": "reports on a finished run",
+    "snakemake --cores all --sdm conda": "needs conda",
+}
+IGNORED = shutil.ignore_patterns(".git", "results", "resources", "logs", "benchmarks", ".snakemake")
+
+
+def readme_commands() -> list[str]:
+    """Every `snakemake ...` command of the README, in code blocks and inline."""
+    text = (ROOT / "README.md").read_text()
+    blocks = "\n".join(re.findall(r"```bash\n(.*?)```", text, re.S))
+    typed = [part.strip() for line in blocks.splitlines() for part in line.split("&&")]
+    inline = re.findall(r"`(snakemake [^`]*)`", text)
+    return [c for c in dict.fromkeys(typed + inline) if c.startswith("snakemake ")]
+
+
+@pytest.mark.slow
+def test_every_readme_command_dry_runs_as_typed_from_the_repository_root(tmp_path):
+    commands = readme_commands()
+    assert set(NOT_RUN_HERE) <= set(commands)
+    assert (
+        "snakemake --cores all --configfile config/paper.yaml --resources gpu=1 --keep-going"
+        in commands
+    )
+    root = tmp_path / "idunlearn"
+    shutil.copytree(ROOT, root, ignore=IGNORED)
+    for command in (c for c in commands if c not in NOT_RUN_HERE):
+        args = shlex.split(command.replace("<number of GPUs>", "1"))[1:]
+        result = subprocess.run(
+            [sys.executable, "-m", "snakemake", "-n", *args],
+            cwd=root,
+            capture_output=True,
+            text=True,
+        )
+        out = result.stdout + result.stderr
+        assert result.returncode == 0, f"{command}\n{out}"
+        if "config/paper.yaml" in command:  # the whole config: no default methods or world
+            assert not {"dataset", "train_generator"} & set(job_counts(out))
+            assert not re.search(r"method: (cascaded|feature|encoder)\b", out)
+
+
+def test_preflight_on_a_machine_with_nothing_names_everything_missing(tmp_path):
+    command = [sys.executable, str(ROOT / "scripts" / "preflight.py"), "--configfile", str(PAPER)]
+    result = subprocess.run([*command, "--root", str(tmp_path)], capture_output=True, text=True)
+    out = result.stdout + result.stderr
+    assert result.returncode == 1, out
+    missing = out.splitlines()[-1]
+    assert missing.startswith("NOT READY: ")
+    for key in paper()["assets"]:
+        assert f"asset {key} (missing)" in missing
+    assert "code eg3d (missing)" in missing and "dataset celebahq_dir (missing)" in missing
+    assert "https://download.pytorch.org/models/vgg16-397923af.pth" in out
+    # 402 unlearning jobs (Tables 1-4 and the guide_sample) at the reference's 15 min each
+    assert re.search(r"gpu-hours\s+100\.5 ", out) and "402 unlearn" in out
+
+
+def prepared_folder(tmp_path: Path) -> tuple[dict, Path]:
+    """A workflow folder with one verified asset, a checkout at its commit and a dataset."""
+    root = tmp_path / "run"
+    (root / "resources" / "torch").mkdir(parents=True)
+    (root / "resources" / "torch" / "w.pt").write_bytes(b"weights")
+    sha = hashlib.sha256(b"weights").hexdigest()
+    repo = root / "resources" / "code" / "eg3d"
+    repo.mkdir(parents=True)
+    (repo / "a.py").write_text("x = 1\n")
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t"]
+    for args in (["init", "-q"], ["add", "."], ["commit", "-qm", "c"]):
+        subprocess.run([*git, *args], cwd=repo, check=True)
+    head = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    (root / "faces" / "sub").mkdir(parents=True)
+    for name in ("faces/1.png", "faces/sub/2.jpg", "faces/notes.txt"):
+        (root / name).write_bytes(b"")
+    config = {
+        "assets": {"w": {"file": "torch/w.pt", "source": "url", "url": "file:///w", "sha256": sha}},
+        "code": {"eg3d": {"repo": "file:///eg3d", "commit": head}},
+        "real": {"ffhq_dir": "faces", "ffhq_instructions": "FFHQ"},
+        "unlearn": {"device": "auto", "steps": 100},
+    }
+    return config, root
+
+
+def test_preflight_on_a_prepared_folder_is_ready_and_flags_each_kind_of_problem(tmp_path):
+    config, root = prepared_folder(tmp_path)
+    found = {c.name: c for c in preflight.checks(config, root)}
+    assert (found["w"].status, found["eg3d"].status) == ("verified", "present")
+    assert found["ffhq_dir"].detail == f"{root / 'faces'} (2 images)"
+    assert not any(c.problem for c in found.values())
+    assert preflight.screen(list(found.values()), {}, 0.0, "").endswith("\nready")
+    (root / "resources" / "torch" / "w.pt").write_bytes(b"other")
+    config["assets"]["v"] = {**config["assets"]["w"], "file": "torch/w.pt", "sha256": None}
+    config["code"]["eg3d"]["commit"] = "0" * 40
+    found = {c.name: c for c in preflight.checks(config, root)}
+    assert found["w"].status == "MISMATCH" and found["eg3d"].status == "WRONG"
+    assert found["v"].status == "unverified"
+    assert hashlib.sha256(b"other").hexdigest() in found["v"].detail
+    assert all(found[k].problem for k in ("w", "v", "eg3d"))
+
+
+def test_preflight_gpu_hours_use_measured_benchmarks_else_the_reference(tmp_path):
+    jobs = {"unlearn": 4, "evaluate": 4, "tables": 1}
+    hours, basis = preflight.gpu_hours(jobs, tmp_path, steps=200)
+    assert hours == pytest.approx(4 * 900 * 200 / 1000 / 3600) and "reference" in basis
+    for rule, seconds in (("unlearn", [100.0, 300.0]), ("evaluate", [36.0])):
+        for k, s in enumerate(seconds):
+            path = tmp_path / rule / "ood" / f"{k}.tsv"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(f"s\th:m:s\n{s}\t0:00:00\n")
+    hours, basis = preflight.gpu_hours(jobs, tmp_path, steps=200)
+    assert hours == pytest.approx((4 * 200 + 4 * 36) / 3600)
+    assert basis == "unlearn: measured 200.0 s/job; evaluate: measured 36.0 s/job"
+
+
+SMOKE = ROOT / "config" / "paper-smoke.yaml"
+# every rule of the real DAG (preflight and --report run beside it)
+REAL_RULES = {
+    *("download", "fetch_code", "index_ffhq", "index_celebahq", "index_sample", "faces"),
+    *("network_spec", "fid_real", "select_identities", "fid_reference", "invert", "target"),
+    *("unlearn", "attack", "evaluate", "aggregate", "figures", "tables"),
+    *("render", "gallery", "attack_figure", "report_pages"),
+}
+
+
+def test_the_smoke_config_overrides_paper_yaml_into_a_tiny_dag_of_every_real_rule(tmp_path):
+    result = snakemake("-n", "--configfile", str(PAPER), str(SMOKE), cwd=tmp_path)
+    out = result.stdout + result.stderr
+    assert result.returncode == 0, out
+    counts = job_counts(out)
+    assert set(counts) - {"all", "total"} == REAL_RULES
+    # (1 identity x 3 scenarios) x 4 methods + the guide_sample's baseline and GUIDE
+    assert counts["unlearn"] == counts["evaluate"] == 14 and counts["attack"] == 4
+
+
+def smoke_checkouts() -> dict[str, Path]:
+    """Local copies of the three repositories: IDUNLEARN_<KEY>_CODE, else resources/code/."""
+    return {
+        key: Path(
+            os.environ.get(f"IDUNLEARN_{key.upper()}_CODE", ROOT / "resources" / "code" / key)
+        )
+        for key in ("eg3d", "goae", "guide")
+    }
+
+
+@pytest.mark.slow
+def test_the_real_smoke_run_executes_every_rule_on_the_real_code(tmp_path):
+    """bench/real_smoke.py end to end (about 30 min on 2 cores): only when asked for."""
+    checkouts = smoke_checkouts()
+    missing = [f"{key} checkout at {path}" for key, path in checkouts.items() if not path.is_dir()]
+    if os.environ.get("IDUNLEARN_REAL_SMOKE") != "1":
+        missing.insert(0, "IDUNLEARN_REAL_SMOKE=1")
+    if missing:
+        pytest.skip(f"the real smoke run needs {', '.join(missing)}")
+    command = [
+        sys.executable,
+        str(ROOT / "bench" / "real_smoke.py"),
+        "--workdir",
+        str(tmp_path / "w"),
+    ]
+    for key, path in checkouts.items():
+        command += [f"--{key}", str(path)]
+    result = subprocess.run(command, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    benchmarks = tmp_path / "w" / "run" / "benchmarks"
+    ran = {
+        path.relative_to(benchmarks).parts[0].removesuffix(".tsv")
+        for path in benchmarks.rglob("*.tsv")
+    }
+    assert ran == REAL_RULES
+    assert (tmp_path / "w" / "run" / "results" / "tables" / "guide_sample.md").is_file()
+    assert (tmp_path / "w" / "run" / "preflight.txt").read_text().rstrip().endswith("ready")

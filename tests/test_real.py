@@ -1,25 +1,31 @@
 """The real setting's datasets on a fabricated CelebAHQ / FFHQ: index, selection, faces."""
 
 import importlib.util
+import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from click.testing import CliRunner
 from PIL import Image
 
+from idunlearn.backend import inception_features
 from idunlearn.identities import lookup, read_identities, select_real_identities
 from idunlearn.inversion import identity_images
 from idunlearn.io import ArtefactError
 from idunlearn.real import (
     index_celebahq,
     index_ffhq,
+    index_listed,
     is_faces_file,
     read_index,
     run_faces,
     write_index,
 )
+from idunlearn.recognition import facenet_embedder
+from idunlearn.report import write_tables
 
 ROOT = Path(__file__).resolve().parents[1]
 # CelebA identity -> number of CelebAHQ images: 7 and 9 qualify for OOD (>= 4), 8 does not.
@@ -53,8 +59,8 @@ def fake_ffhq(tmp_path: Path, count: int = 6) -> Path:
     return root.parent
 
 
-def load_cli(name: str):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
+def load_cli(name: str, folder: str = "scripts"):
+    spec = importlib.util.spec_from_file_location(name, ROOT / folder / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module.main
@@ -135,3 +141,101 @@ def test_faces_of_an_identity_feed_inversion(tmp_path):
     assert images.min() >= -1 and images.max() <= 1
     expected = np.asarray(Image.open(root / f"{row.source_index}.jpg").resize((12, 12)))
     assert np.abs((images[0].permute(1, 2, 0).numpy() + 1) * 127.5 - expected).max() < 40
+
+
+def fake_guide_checkout(tmp_path: Path) -> tuple[Path, list[str]]:
+    """The reference code's sample layout: data/CelebAHQ/512/aligned_{1..5}.jpg."""
+    root = tmp_path / "guide"
+    (root / "data" / "CelebAHQ" / "512").mkdir(parents=True)
+    names = [f"data/CelebAHQ/512/aligned_{k}.jpg" for k in range(1, 6)]
+    for k, name in enumerate(names):
+        Image.new("RGB", (16, 16), (40 * k, 0, 0)).save(root / name)
+    return root, names
+
+
+def test_the_guide_sample_is_indexed_in_order_and_its_first_photo_is_the_source(tmp_path):
+    root, names = fake_guide_checkout(tmp_path)
+    index = tmp_path / "sample.tsv"
+    args = ["--root", str(root), *(f"--image={n}" for n in names), "--out", str(index)]
+    result = CliRunner().invoke(load_cli("index_sample"), args)
+    assert result.exit_code == 0, result.output
+    assert list(read_index(str(index))["path"]) == [str(root / n) for n in names]
+    no_celebahq = pd.DataFrame({"index": [], "identity": []})
+    table = select_real_identities(0, no_celebahq, {}, seed=0, sample_images=5)
+    row = lookup(table, "guide_sample", "guide_sample00")
+    assert (row.source_index, row.other_indices) == (0, "1 2 3 4")
+    table.to_csv(tmp_path / "ids.tsv", sep="\t", index=False)
+    out = tmp_path / "faces.npz"
+    run_faces(
+        str(tmp_path / "ids.tsv"), "guide_sample", "guide_sample00", str(index), 8, False, str(out)
+    )
+    faces = np.load(out)["faces"]
+    assert faces.shape == (5, 8, 8, 3)  # in listed order (JPEG: red 0, 40, ... +- 3)
+    assert np.abs(faces[:, 0, 0, 0].astype(int) - [0, 40, 80, 120, 160]).max() <= 3
+    with pytest.raises(ArtefactError, match="aligned_9.jpg"):
+        index_listed(root, [*names, "data/CelebAHQ/512/aligned_9.jpg"])
+
+
+def test_the_guide_sample_has_its_own_table_beside_the_reference_readme(tmp_path):
+    rows = [
+        {
+            "scenario": s,
+            "identity": f"{s}00",
+            "method": m,
+            "id": 0.5,
+            "id_others": 0.6,
+            "id_source_before": 0.9,
+            "id_source_after": 0.5,
+            "fid_pre": 9.0,
+            "fid_real": 20.0,
+            "dfid_real": 2.0,
+        }
+        for s in ("random", "ind", "ood")
+        for m in ("baseline", "guide")
+    ]
+    rows += [
+        {**rows[0], "scenario": "guide_sample", "identity": "guide_sample00", "id": i, "method": m}
+        for m, i in (("guide", 0.03), ("baseline", 0.1))
+    ]
+    pd.DataFrame(rows).to_csv(tmp_path / "all.csv", index=False)
+    paper = ROOT / "config" / "paper_numbers.yaml"
+    log = write_tables(tmp_path / "all.csv", paper, ["baseline", "guide"], "ood", "sum", tmp_path)
+    assert f"wrote {tmp_path / 'guide_sample.csv'}" in log[-1]
+    markdown = (tmp_path / "guide_sample.md").read_text().splitlines()
+    assert "the GUIDE code's README" in markdown[0] and "n = 1 identities" in markdown[0]
+    assert markdown[4].startswith("| Baseline | 0.1000 | 0.0818 | 0.6000 | 0.4122 |")
+    assert markdown[5].startswith("| + L_global (GUIDE) | 0.0300 | 0.0183 |")
+    assert "GUIDE sample" not in (tmp_path / "table1.md").read_text()
+
+
+def test_the_step_benchmark_times_both_forms_on_the_same_draws_at_each_precision(tmp_path):
+    """bench/eg3d_step.py's harness, on the CPU with the synthetic generator (no checkout)."""
+    out = tmp_path / "step.json"
+    args = ["--device", "cpu", "--steps", "1", "--precisions", "fp32,bf16", "--threads", "1"]
+    args += ["--out", str(out)]
+    result = CliRunner().invoke(load_cli("eg3d_step", "bench"), args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    runs = {(r["mode"], r["precision"]): r for r in json.loads(out.read_text())["runs"]}
+    assert set(runs) == {(m, p) for m in ("batched", "sequential") for p in ("fp32", "bf16")}
+    assert all(r["seconds_per_step"] > 0 and len(r["losses"]) == 2 for r in runs.values())
+    fp32 = runs["batched", "fp32"]["losses"]
+    assert runs["sequential", "fp32"]["losses"] == pytest.approx(fp32, rel=1e-5)
+    bf16 = runs["batched", "bf16"]["losses"]
+    assert bf16 != fp32 and bf16 == pytest.approx(fp32, rel=0.05)  # autocast was on
+    assert "sequential  fp32" in result.output
+
+
+def test_the_smokes_random_weights_load_as_the_public_files_do(tmp_path, monkeypatch):
+    """bench/real_smoke.py's facenet and FID Inception files, read by the real loaders."""
+    smoke = importlib.util.spec_from_file_location("real_smoke", ROOT / "bench" / "real_smoke.py")
+    module = importlib.util.module_from_spec(smoke)
+    smoke.loader.exec_module(module)
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    (tmp_path / "checkpoints").mkdir()
+    torch.save(module.facenet_state(), tmp_path / "checkpoints" / "20180402-114759-vggface2.pt")
+    images = torch.rand(2, 3, 160, 160) * 2 - 1
+    assert facenet_embedder()(images).shape == (2, 512)
+    inception = tmp_path / "hub" / "checkpoints" / "pt_inception-2015-12-05-6726825d.pth"
+    inception.parent.mkdir(parents=True)
+    torch.save(module.fid_inception_state(), inception)
+    assert inception_features(str(inception))(images).shape == (2, 2048)

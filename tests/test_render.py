@@ -27,8 +27,9 @@ from idunlearn.inversion import INVERSION_KIND, InversionConfig
 from idunlearn.metrics import identity_similarity
 from idunlearn.nets.cnn import IdentityNet, InversionEncoder
 from idunlearn.render import System, faces_of_latents, render_views
-from idunlearn.report import VALUE_COLUMNS, to_markdown
-from idunlearn.unlearning import ENCODER_PREFIX, UNLEARNED_KIND
+from idunlearn.report import NO_FACE_COLUMNS, VALUE_COLUMNS, to_markdown
+from idunlearn.methods.encoder import PREFIX as ENCODER_PREFIX
+from idunlearn.system import UNLEARNED_KIND
 from idunlearn.visual import save_strip, to_uint8
 from idunlearn.world.build import ENCODER_KIND, IDENTITY_KIND
 
@@ -82,13 +83,16 @@ def world(tmp_path_factory):
     with torch.no_grad():
         for param in g_u.trainable_parameters():
             param.mul_(-1.5)
-    save_checkpoint(root / "guide.pt", UNLEARNED_KIND, g_u.trainable_state_dict())
-    save_checkpoint(root / "same.pt", UNLEARNED_KIND, g_s.trainable_state_dict())
+    # an unlearn output records its method and settings: renders rebuild the system from it
+    guide = {"method": "guide", "settings": json.dumps({"kind": "guide"})}
+    save_checkpoint(root / "guide.pt", UNLEARNED_KIND, g_u.trainable_state_dict(), meta=guide)
+    save_checkpoint(root / "same.pt", UNLEARNED_KIND, g_s.trainable_state_dict(), meta=guide)
     e_u = copy.deepcopy(encoder)
     with torch.no_grad():
         e_u.head[-1].bias.add_(2.0)
     state = {f"{ENCODER_PREFIX}{k}": v for k, v in e_u.state_dict().items()}
-    save_checkpoint(root / "enc.pt", UNLEARNED_KIND, {**g_s.trainable_state_dict(), **state})
+    encoder_meta = {"method": "encoder", "settings": json.dumps({"kind": "encoder"})}
+    save_checkpoint(root / "enc.pt", UNLEARNED_KIND, state, meta=encoder_meta)
     return {
         "root": root,
         "g_s": g_s,
@@ -165,7 +169,7 @@ def test_the_encoder_method_renders_g_s_at_the_unlearned_encoder_s_latents(world
             assert same(grid[0][j], g_s.synthesis(w_seed, cams[j : j + 1])["image"][0])
     # without the encoder file the unlearned encoder cannot be rebuilt: one clear line
     bad = render_cli(world, "--unlearned", str(root / "enc.pt"), "--seeds", "1", "--out", "x.png")
-    assert bad.exit_code != 0 and "enc.pt holds an unlearned encoder" in bad.output
+    assert bad.exit_code != 0 and "needs the inversion encoder file" in bad.output
 
 
 def test_render_writes_one_png_per_view_and_rejects_bad_latents(world, tmp_path):
@@ -283,22 +287,24 @@ def test_attack_all_hands_back_what_each_attack_recovered():
     reference = attacks.Reference(g_s, w_u, flat_embed(source[None]), camera, flat_embed)
     renders = {}
     attacks.attack_all(
-        g_s,
-        g_u,
-        w_u,
-        reference,
-        source,
-        (source[None], camera),
-        w_u[None],
-        encoder,
-        None,
-        flat_embed,
-        squared_perceptual,
-        ["encoder", "optimisation"],
-        InversionConfig("optimisation", 2, 0.05, 1.0),
-        attacks.AttackConfig(2, 1.0, 2, 0.5, (1, 2), 0.1),
-        seed=0,
-        renders=renders,
+        attacks.AttackCase(
+            g_s=g_s,
+            g_u=g_u,
+            w_system=w_u,
+            reference=reference,
+            source=source,
+            others=(source[None], camera),
+            w_others=w_u[None],
+            encoder=encoder,
+            encoder_u=None,
+            embed_loss=flat_embed,
+            lpips=squared_perceptual,
+            kinds=["encoder", "optimisation"],
+            inversion=InversionConfig("optimisation", 2, 0.05, 1.0),
+            config=attacks.AttackConfig(2, 1.0, 2, 0.5, (1, 2), 0.1),
+            seed=0,
+            renders=renders,
+        )
     )
     names = ["unattacked", "reinv_encoder", "reinv_optim", "search", "relearn_1", "relearn_2"]
     assert list(renders) == names
@@ -349,6 +355,7 @@ def test_pages_turn_tables_metrics_and_quality_into_html_tables(tmp_path):
             "method": ["guide", "baseline", "guide"],
             "run": ["guide", "baseline", "guide"],
             **{column: [0.5, 0.5, 0.5] for column in VALUE_COLUMNS},
+            **{column: [0, 0, 0] for column in NO_FACE_COLUMNS},
             "id_search": [0.75, float("nan"), float("nan")],
             "id_relearn_3": [float("nan")] * 3,  # an empty column is left out
         }

@@ -128,7 +128,7 @@ def test_ablation_names_sort_by_value_and_read_as_parameters():
     assert report.method_label("unknown_method") == "unknown_method"
 
 
-def test_paper_numbers_file_holds_tables_1_to_4():
+def test_paper_numbers_file_holds_tables_1_to_4_and_the_sample():
     paper = report.read_paper_numbers(PAPER)
     assert paper.groupby("table").size().to_dict() == {
         "table1": 36,
@@ -136,6 +136,7 @@ def test_paper_numbers_file_holds_tables_1_to_4():
         "table3": 10,
         "table4": 4,
         "readme": 8,
+        "guide_sample": 8,
     }
     row = paper.set_index(["table", "scenario", "method", "metric"]).loc[
         ("table1", "random", "baseline", "id")
@@ -388,8 +389,11 @@ def test_table2_has_the_reference_codes_numbers_beside_the_papers(tmp_path):
 def test_write_tables_writes_csv_markdown_and_latex(tmp_path):
     metrics = write_csv(make_metrics(), tmp_path / "all.csv")
     log = report.write_tables(metrics, PAPER, METHODS, "ood", SETTING, BOOT, tmp_path / "tables")
-    assert len(log) == 6 and log[4] == "skipped attacks: no attack columns in the metrics"
-    assert all(line.startswith("wrote") for line in log[:4] + log[5:])
+    assert (
+        len(log) == 7 and log[4] == "skipped guide_sample: no runs for it in scenario guide_sample"
+    )
+    assert log[5] == "skipped attacks: no attack columns in the metrics"
+    assert all(line.startswith("wrote") for line in log[:4] + log[6:])
     for name in ("table1", "table2", "table3", "table4"):
         for ext in ("csv", "md", "tex"):
             assert (tmp_path / "tables" / f"{name}.{ext}").stat().st_size > 0
@@ -460,9 +464,10 @@ def test_tables_without_runs_are_skipped(tmp_path):
     metrics = write_csv(make_metrics(ablations=[]), tmp_path / "all.csv")
     log = report.write_tables(metrics, PAPER, METHODS, "ood", SETTING, BOOT, tmp_path)
     assert log[0].startswith("wrote")
-    assert log[2:5] == [
+    assert log[2:6] == [
         "skipped table3: no runs for it in scenario ood",
         "skipped table4: no runs for it in scenario ood",
+        "skipped guide_sample: no runs for it in scenario guide_sample",
         "skipped attacks: no attack columns in the metrics",
     ]
     assert not (tmp_path / "table3.csv").exists()

@@ -4,7 +4,10 @@ Every asset lands at `resources/<file>` only after its SHA-256 matched the
 configured one, because some of them run code when loaded (EG3D's pickle
 unpickles classes). A wrong download is kept aside as `<file>.bad`; a file
 whose hash is not configured yet is kept as `<file>.unverified` and the user
-records the printed hash before it is used (trust on first use, by hand).
+records the printed hash before it is used (trust on first use, by hand). A published
+file name that carries its hash's first digits, as torch hub's do (`vgg16-397923af.pth`:
+the URL's name, or the file's for other sources), is checked against that prefix first,
+as torch.hub does, whether or not a hash is set.
 Manual assets (licence or login walls) are picked up from a local path.
 """
 
@@ -12,9 +15,11 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import tempfile
+import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,6 +29,9 @@ from idunlearn.io import ArtefactError, atomic_path
 
 SOURCES = ("url", "gdrive", "gdrive_folder", "manual")
 CHUNK = 1 << 20
+# torch hub's `<name>-<first 8+ hex digits of the SHA-256>.<ext>` (torch.hub.HASH_REGEX, but
+# at least 8 digits so that `ffhqrebalanced512-128.pkl` publishes nothing)
+PUBLISHED_PREFIX = re.compile(r"-([0-9a-f]{8,64})\.")
 
 
 class ChecksumError(ArtefactError):
@@ -55,6 +63,12 @@ class AssetSpec:
     def from_config(cls, key: str, entry: dict) -> AssetSpec:
         return cls(key=key, **entry)
 
+    def published_name(self) -> str:
+        """The publisher's name of the file: the URL's last part, else the file's name."""
+        if self.source == "url":
+            return Path(urllib.parse.urlparse(self.url).path).name
+        return Path(self.file).name
+
     def pickup_path(self, resources: Path) -> Path:
         """Where a manual asset is expected: the configured path or resources/manual/<file>."""
         return Path(self.manual_path) if self.manual_path else resources / "manual" / self.file
@@ -73,6 +87,23 @@ def verify(path: Path, expected: str, name: Path) -> None:
     actual = sha256_of(path)
     if actual != expected.lower():
         raise ChecksumError(f"{name}: SHA-256 mismatch, expected {expected}, got {actual}")
+
+
+def published_prefix(file: str) -> str | None:
+    """The SHA-256 prefix a torch-hub style file name publishes, if any."""
+    match = PUBLISHED_PREFIX.search(Path(file).name)
+    return match.group(1) if match else None
+
+
+def verify_prefix(path: Path, published: str, name: Path) -> None:
+    """Raise ChecksumError unless `path`'s SHA-256 starts with the prefix `published` (a
+    file name) carries."""
+    prefix = published_prefix(published)
+    if prefix and not (actual := sha256_of(path)).startswith(prefix):
+        raise ChecksumError(
+            f"{name}: SHA-256 {actual} does not start with {prefix}, the prefix its file name"
+            " publishes"
+        )
 
 
 def check_file(path: str, expected: str | None) -> None:
@@ -165,6 +196,13 @@ def install(spec: AssetSpec, out: str | os.PathLike[str]) -> str:
             except Exception as err:  # urllib, requests and gdown raise unrelated types
                 where = spec.pickup_path(resources)
                 raise ArtefactError(download_message(spec, out, where, err)) from err
+        try:
+            verify_prefix(tmp, spec.published_name(), out)
+            if spec.sha256:
+                verify(tmp, spec.sha256, out)
+        except ChecksumError as err:
+            os.replace(tmp, out.with_name(out.name + ".bad"))
+            raise ChecksumError(f"{err} (kept as {out}.bad)") from err
         if not spec.sha256:
             os.replace(tmp, unverified)
             raise ChecksumError(
@@ -172,11 +210,6 @@ def install(spec: AssetSpec, out: str | os.PathLike[str]) -> str:
                 f"{unverified}) has {sha256_of(unverified)}: check it against the publisher and "
                 f"set assets.{spec.key}.sha256 to it"
             )
-        try:
-            verify(tmp, spec.sha256, out)
-        except ChecksumError as err:
-            os.replace(tmp, out.with_name(out.name + ".bad"))
-            raise ChecksumError(f"{err} (kept as {out}.bad)") from err
     return spec.sha256
 
 

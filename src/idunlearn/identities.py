@@ -14,6 +14,9 @@ from idunlearn.io import ArtefactError
 from idunlearn.seeding import derive_seed
 
 SCENARIOS = ("random", "ind", "ood")
+# The reference code's sample identity (KU-VGI/GUIDE data/CelebAHQ/512): one person whose
+# listed photos are indexed in order, the first the source (real setting, config guide_sample).
+SAMPLE = "guide_sample"
 COLUMNS = ["scenario", "identity", "label", "source_index", "other_indices", "z_seed"]
 
 
@@ -62,11 +65,13 @@ def select_real_identities(
     counts: dict[str, int],
     seed: int,
     min_images: int = 4,
+    sample_images: int = 0,
 ) -> pd.DataFrame:
     """The real setting's table, in the synthetic one's columns. Random: z seeds. InD: FFHQ
     images (label = source_index = FFHQ index). OOD: CelebA identities with at least
     `min_images` CelebAHQ images; the lowest-indexed image is the source, the rest give
-    ID_others (indices into the CelebAHQ index)."""
+    ID_others (indices into the CelebAHQ index). `sample_images` > 0 adds the SAMPLE
+    identity: source 0 and others 1.. of its own index."""
     rows = _random_rows(counts.get("random", 0), seed)
     rng = np.random.default_rng(derive_seed(seed, "select", "ind"))
     chosen = _pick(np.arange(num_ffhq), counts.get("ind", 0), rng, "ind")
@@ -80,6 +85,9 @@ def select_real_identities(
         images = np.sort(celebahq.loc[celebahq["identity"] == label, "index"].to_numpy())
         others = " ".join(str(i) for i in images[1:])
         rows.append(["ood", name, int(label), int(images[0]), others, -1])
+    if sample_images:
+        others = " ".join(str(i) for i in range(1, sample_images))
+        rows.append([SAMPLE, identity_names(SAMPLE, 1)[0], -1, 0, others, -1])
     return pd.DataFrame(rows, columns=COLUMNS)
 
 

@@ -45,6 +45,15 @@ def index_ffhq(root: Path, instructions: str) -> pd.DataFrame:
     return pd.DataFrame({"index": range(len(paths)), "path": [str(p) for p in paths]})
 
 
+def index_listed(root: Path, images: list[str]) -> pd.DataFrame:
+    """The listed images under `root` (a code checkout), in the given order."""
+    paths = [root / name for name in images]
+    missing = [str(p) for p in paths if not p.is_file()]
+    if missing:
+        raise ArtefactError(f"{root}: listed image(s) missing: {', '.join(missing)}")
+    return pd.DataFrame({"index": range(len(paths)), "path": [str(p) for p in paths]})
+
+
 def read_celeba_identities(path: Path) -> pd.DataFrame:
     """CelebA's `identity_CelebA.txt`: `<celeba file> <identity id>` per line."""
     return _read_table(path, ["celeba_file", "identity"], header=None)

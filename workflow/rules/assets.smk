@@ -15,6 +15,7 @@ wildcard_constraints:
 localrules:
     download,
     fetch_code,
+    preflight,
 
 
 rule download:
@@ -50,3 +51,19 @@ rule fetch_code:
     shell:
         "run_step {log:q} fetch_code --repo {params.repo:q} --commit {params.commit}"
         " --out {output:q}"
+
+
+rule preflight:
+    log:
+        "logs/preflight.log",
+    conda:
+        "../../envs/torch.yaml"
+    params:
+        configfiles=" ".join(
+            f"--configfile {shlex.quote(str(f))}"
+            for f in workflow.overwrite_configfiles
+        ),
+    shell:
+        # the screen is the point: shown whether or not something is missing
+        "status=0; run_step {log:q} preflight {params.configfiles} --root . || status=$?;"
+        " cat {log:q}; exit $status"

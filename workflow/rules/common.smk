@@ -10,7 +10,7 @@ from snakemake.settings.types import DeploymentMethod
 from snakemake.utils import validate
 
 from idunlearn.configcheck import config_problems, schema_message
-from idunlearn.identities import SCENARIOS, identity_names
+from idunlearn.identities import SAMPLE, SCENARIOS, identity_names
 from idunlearn.job import outdate_restored
 from idunlearn.methods import all_methods, canonical_names, settings_json
 from idunlearn.seeding import derive_seed
@@ -70,9 +70,13 @@ def method_settings(wildcards):
     return shlex.quote(settings_json(config, wildcards.method))
 
 
+# The reference code's sample identity (real setting): its methods, none without the key.
+SAMPLE_METHODS = config.get(SAMPLE, {}).get("methods", [])
+
+
 wildcard_constraints:
-    scenario="|".join(SCENARIOS),
-    identity=r"[a-z]+\d+",
+    scenario="|".join((*SCENARIOS, SAMPLE)),
+    identity=r"[a-z_]+\d+",
     method="|".join(re.escape(name) for name in sorted(METHODS, key=len, reverse=True)),
     role="loss|eval",
     target=r"average|ufo_d-?[0-9.]+",
@@ -98,6 +102,9 @@ def seed_for(*parts):
     return derive_seed(config["seed"], *parts)
 
 
+SAMPLE_INDEX = f"results/real/{SAMPLE}_index.tsv"
+
+
 def identities_of(scenario):
     return identity_names(scenario, config["identities"][scenario])
 
@@ -116,7 +123,8 @@ def requested_runs():
         for identity in identities_of(scenario)
         for method in ABLATION_METHODS
     ]
-    return runs
+    sample = identity_names(SAMPLE, 1)[0]
+    return runs + [(SAMPLE, sample, method) for method in SAMPLE_METHODS]
 
 
 def evaluation_records():
@@ -173,7 +181,7 @@ def table_names():
     names += ["table4"] if ablations.get("global") else []
     attacked = attacked_methods()
     names += ["attacks"] if any(CANONICAL[m] in attacked for m in TABLE_METHODS) else []
-    return names
+    return names + ([SAMPLE] if SAMPLE_METHODS else [])
 
 
 def caption_setting():
@@ -217,12 +225,15 @@ def get_select_identities_input(wildcards):
     return {
         "ffhq_index": "results/real/ffhq_index.tsv",
         "celebahq_index": "results/real/celebahq_index.tsv",
+        **({"sample_index": SAMPLE_INDEX} if SAMPLE_METHODS else {}),
     }
 
 
 def select_identities_flags(input):
     """The dataset flags of select_identities (real: the indices and the OOD minimum)."""
-    files = file_flags(input, ("dataset", "ffhq_index", "celebahq_index"))
+    files = file_flags(
+        input, ("dataset", "ffhq_index", "celebahq_index", "sample_index")
+    )
     if SYNTHETIC:
         return files
     return f"{files} --min-images {config['real']['ood_min_images']}"
@@ -314,6 +325,13 @@ def code_dir(key):
     return f"resources/code/{key}"
 
 
+def needs_alignment(scenario):
+    """CelebAHQ photos are aligned (real.align_ood), the sample's as its `align` says."""
+    if scenario == SAMPLE:
+        return config[SAMPLE]["align"]
+    return scenario == "ood" and config["real"]["align_ood"]
+
+
 def real_network(name):
     """(role, family, weights asset, code checkout, w_avg asset) of a real network."""
     real = config["real"]
@@ -373,6 +391,14 @@ if not SYNTHETIC:
         raise WorkflowError(
             f"methods {', '.join(needs_world)} read the synthetic world's retain images or"
             " encoder: in the real setting use cascaded with phase zero_shot, or feature"
+        )
+
+if SAMPLE_METHODS:
+    unknown = sorted(set(SAMPLE_METHODS) - set(METHODS))
+    if SYNTHETIC or config[SAMPLE]["code"] not in config["code"] or unknown:
+        raise WorkflowError(
+            f"{SAMPLE}: needs generator eg3d, a `code:` entry {config[SAMPLE]['code']!r}"
+            f" and known methods (unknown: {', '.join(unknown) or 'none'})"
         )
 
 if not SYNTHETIC and config["real"]["inversion"] == "optimisation":

@@ -9,6 +9,7 @@ wildcard_constraints:
 localrules:
     index_ffhq,
     index_celebahq,
+    index_sample,
     network_spec,
 
 
@@ -50,11 +51,32 @@ rule index_celebahq:
         " --instructions {params.how:q} --out {output:q}"
 
 
+rule index_sample:
+    input:
+        code=code_dir(config.get(SAMPLE, {}).get("code", "guide")),
+    output:
+        SAMPLE_INDEX,
+    log:
+        "logs/index_sample.log",
+    benchmark:
+        "benchmarks/index_sample.tsv"
+    conda:
+        "../../envs/torch.yaml"
+    params:
+        images=" ".join(
+            f"--image {shlex.quote(name)}"
+            for name in config.get(SAMPLE, {}).get("images", [])
+        ),
+    shell:
+        "run_step {log:q} index_sample --root {input.code:q} {params.images}"
+        " --out {output:q}"
+
+
 rule faces:
     input:
         identities="results/identities.tsv",
         index=lambda wc: "results/real/{}_index.tsv".format(
-            "ffhq" if wc.scenario == "ind" else "celebahq"
+            {"ind": "ffhq", SAMPLE: SAMPLE}.get(wc.scenario, "celebahq")
         ),
     output:
         keep("results/faces/{scenario}/{identity}.npz"),
@@ -66,11 +88,7 @@ rule faces:
         "../../envs/faces.yaml"
     params:
         resolution=config["real"]["resolution"],
-        align=lambda wc: (
-            "--align"
-            if wc.scenario == "ood" and config["real"]["align_ood"]
-            else "--no-align"
-        ),
+        align=lambda wc: "--align" if needs_alignment(wc.scenario) else "--no-align",
     shell:
         "run_step {log:q} faces --identities {input.identities:q}"
         " --scenario {wildcards.scenario} --identity {wildcards.identity}"

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from idunlearn.identities import SAMPLE
 from idunlearn.io import ArtefactError, atomic_path, read_json
 from idunlearn.report.labels import (
     KEY_COLUMNS,
@@ -121,6 +122,11 @@ def check_methods(methods: Iterable[str]) -> list[str]:
     if repeated:
         raise ValueError(f"method names repeated: {', '.join(repeated)}")
     return names
+
+
+def paper_runs(metrics: pd.DataFrame) -> pd.DataFrame:
+    """The runs of the paper's scenarios: the guide_sample identity has its own table."""
+    return metrics[metrics["scenario"] != SAMPLE]
 
 
 def require_methods(metrics: pd.DataFrame, methods: Sequence[str], path: str | Path) -> None:

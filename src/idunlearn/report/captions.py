@@ -173,13 +173,15 @@ def table_caption(
     setting: Setting,
     boot: Bootstrap,
     extra: str = "",
+    reference: str = "GUIDE, CVPR 2024",
 ) -> str:
-    """Everything a reader needs to read a paper table: setting, n and CI, direction."""
+    """Everything a reader needs to read a paper table: setting, n and CI, direction;
+    `reference`: where the "(paper)" cells come from."""
     names = [scenario_label(s) for s in dict.fromkeys(table["scenario"])]
     scenarios = f"scenario{'s' if len(names) > 1 else ''} {', '.join(names)}"
     return (
-        f"{title}; {scenarios}. {uncertainty_text(table['n'], boot)}; (paper): GUIDE, CVPR "
-        f"2024{paper_note}. ID (identity similarity before vs after) lower is better, i.e. "
+        f"{title}; {scenarios}. {uncertainty_text(table['n'], boot)}; (paper): "
+        f"{reference}{paper_note}. ID (identity similarity before vs after) lower is better, i.e. "
         f"more forgotten; FID_pre and dFID_real lower is better. {setting.describe()}"
         + method_notes(table["method"])
         + extra

@@ -16,7 +16,13 @@ from matplotlib.figure import Figure, SubFigure
 from PIL import Image
 
 from idunlearn.io import ArtefactError, atomic_path
-from idunlearn.report.aggregate import check_methods, read_metrics, require_methods, summarise
+from idunlearn.report.aggregate import (
+    check_methods,
+    paper_runs,
+    read_metrics,
+    require_methods,
+    summarise,
+)
 from idunlearn.report.labels import (
     ablation_methods,
     method_label,
@@ -249,7 +255,7 @@ def write_figures(
 ) -> list[str]:
     """qualitative.png, tradeoff.png and (with d runs) d_ablation.png; one log line each."""
     methods = check_methods(methods)
-    metrics = read_metrics(metrics_path)
+    metrics = paper_runs(read_metrics(metrics_path))
     require_methods(metrics, methods, metrics_path)
     outdir = Path(outdir)
     qualitative_figure(metrics, evaluate_dir, methods, outdir / "qualitative.png", max_identities)

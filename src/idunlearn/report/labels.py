@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 
-SCENARIOS = {"random": "Random", "ind": "InD", "ood": "OOD"}
+from idunlearn.identities import SAMPLE
+
+SCENARIOS = {"random": "Random", "ind": "InD", "ood": "OOD", SAMPLE: "GUIDE sample"}
 METRICS = {"id": "ID", "id_others": "ID_others", "fid_pre": "FID_pre", "dfid_real": "dFID_real"}
 KEY_COLUMNS = ("scenario", "identity", "method")
 VALUE_COLUMNS = (

@@ -14,11 +14,13 @@ from pathlib import Path
 
 import pandas as pd
 
+from idunlearn.identities import SAMPLE
 from idunlearn.io import atomic_path
 from idunlearn.report.aggregate import (
     PAPER_COLUMNS,
     Bootstrap,
     check_methods,
+    paper_runs,
     read_metrics,
     read_paper_numbers,
     require_methods,
@@ -58,6 +60,7 @@ class TableSpec:
     by_scenario: bool  # one column group per scenario (Table 1) or a single scenario
     match_scenario: bool  # the paper's cells are per scenario (Tables 1-2), not ablations (3-4)
     second_reference: bool = False  # a "(ref. code)" column beside "(paper)" (Table 2)
+    reference: str = "GUIDE, CVPR 2024"  # where the "(paper)" cells come from
 
 
 TABLES = (
@@ -93,6 +96,16 @@ TABLES = (
         digits=2,
         by_scenario=False,
         match_scenario=False,
+    ),
+    TableSpec(
+        SAMPLE,
+        "The reference code's sample identity (KU-VGI/GUIDE data/CelebAHQ/512, source "
+        "aligned_1.jpg)",
+        ("id", "id_others", "fid_pre", "dfid_real"),
+        digits=4,
+        by_scenario=False,
+        match_scenario=True,
+        reference="the GUIDE code's README (evaluate_id.py / evaluate_fid.py, seed 0)",
     ),
 )
 ATTACKS = TableSpec(
@@ -351,11 +364,16 @@ def format_claims(claims: pd.DataFrame) -> pd.DataFrame:
 
 
 def table_rows(
-    metrics: pd.DataFrame, methods: Sequence[str], ablation_scenario: str
+    every_run: pd.DataFrame, methods: Sequence[str], ablation_scenario: str
 ) -> dict[str, tuple[list[str], list[str]]]:
-    """(scenarios, methods) of each paper table; no methods: the table is skipped."""
+    """(scenarios, methods) of each table; no methods: the table is skipped. The sample
+    identity's runs appear in its own table only."""
+    metrics = paper_runs(every_run)
     ablation_runs = metrics.loc[metrics["scenario"] == ablation_scenario, "method"]
+    sample_runs = set(every_run.loc[every_run["scenario"] == SAMPLE, "method"])
+    sample_methods = [m for m in methods if m in sample_runs] + sorted(sample_runs - {*methods})
     return {
+        SAMPLE: ([SAMPLE], sample_methods),
         "table1": (ordered_scenarios(metrics["scenario"]), list(methods)),
         "table2": (["ood"], list(methods) if (metrics["scenario"] == "ood").any() else []),
         "table3": ([ablation_scenario], ablation_methods(ablation_runs, "alpha")),
@@ -371,7 +389,7 @@ def paper_table_caption(
         paper_note += f"; {READ_ME_NOTE}"
     methods = list(dict.fromkeys(table["method"]))
     no_face = no_face_note(metrics, list(dict.fromkeys(table["scenario"])), methods)
-    return table_caption(table, spec.title, paper_note, setting, boot, no_face)
+    return table_caption(table, spec.title, paper_note, setting, boot, no_face, spec.reference)
 
 
 def write_tables(
@@ -386,16 +404,19 @@ def write_tables(
     """Tables 1-4, attacks and claims into `outdir`; one log line per table written or skipped.
 
     A missing Table 1 method is an error; an ablation table without runs (ablations off),
-    Table 2 without an `ood` scenario or the attack table without attacks is skipped, so its
-    files are not written. The claims table is always written (empty without claims).
+    Table 2 without an `ood` scenario, the sample table without its runs (guide_sample) or
+    the attack table without attacks is skipped, so its files are not written. The claims
+    table is always written (empty without claims). The sample identity's runs appear in
+    its own table only.
     """
     outdir = Path(outdir)
     methods = check_methods(methods)
-    metrics = read_metrics(metrics_path)
+    every_run = read_metrics(metrics_path)
+    metrics = paper_runs(every_run)
     require_methods(metrics, methods, metrics_path)
     paper = read_paper_numbers(paper_path)
-    summary = summarise(metrics, boot)
-    rows = table_rows(metrics, methods, ablation_scenario)
+    summary = summarise(every_run, boot)
+    rows = table_rows(every_run, methods, ablation_scenario)
     log = []
     for spec in TABLES:
         scenarios, names = rows[spec.name]
@@ -403,7 +424,7 @@ def write_tables(
             log.append(f"skipped {spec.name}: no runs for it in scenario {scenarios[0]}")
             continue
         table = build_table(summary, paper, spec, scenarios, names)
-        caption = paper_table_caption(table, spec, metrics, setting, boot)
+        caption = paper_table_caption(table, spec, every_run, setting, boot)
         paths = write_formats(table, format_table(table, spec), caption, spec.name, outdir)
         log.append(f"wrote {', '.join(str(p) for p in paths)}")
     log.append(write_attack_table(metrics, summary, methods, setting, boot, outdir))

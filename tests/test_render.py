@@ -24,11 +24,11 @@ from idunlearn.gallery import run_gallery
 from idunlearn.generators.eg3d import EG3DAdapter
 from idunlearn.generators.synthetic import SyntheticGenerator, save_generator
 from idunlearn.inversion import INVERSION_KIND, InversionConfig
+from idunlearn.methods.encoder import PREFIX as ENCODER_PREFIX
 from idunlearn.metrics import identity_similarity
 from idunlearn.nets.cnn import IdentityNet, InversionEncoder
 from idunlearn.render import System, faces_of_latents, render_views
 from idunlearn.report import NO_FACE_COLUMNS, VALUE_COLUMNS, to_markdown
-from idunlearn.methods.encoder import PREFIX as ENCODER_PREFIX
 from idunlearn.system import UNLEARNED_KIND
 from idunlearn.visual import save_strip, to_uint8
 from idunlearn.world.build import ENCODER_KIND, IDENTITY_KIND

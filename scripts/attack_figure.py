@@ -17,8 +17,8 @@ FILE = click.Path(dir_okay=False)
     required=True,
     help="METHOD RECORD RENDERS: an attack job's JSON and .npz",
 )
-@click.option("--title", required=True)
-@click.option("--out", type=FILE, required=True)
+@click.option("--title", required=True, help="the figure's title")
+@click.option("--out", type=FILE, required=True, help="figure PNG")
 @step
 def main(attacks, title, out):
     """Source photo, G_u at the system's latent, each attack's render with its ID."""

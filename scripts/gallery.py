@@ -23,10 +23,16 @@ FILE = click.Path(dir_okay=False)
 )
 @click.option("--encoder", type=FILE, default=None, help="needed for the encoder method")
 @click.option("--eval-identity", type=FILE, required=True, help="evaluation identity network")
-@click.option("--random-faces", type=click.IntRange(min=0), default=8, show_default=True)
-@click.option("--title", required=True)
-@click.option("--out-png", type=FILE, required=True)
-@click.option("--out-json", type=FILE, required=True)
+@click.option(
+    "--random-faces",
+    type=click.IntRange(min=0),
+    default=8,
+    show_default=True,
+    help="random z faces beside the other identities' latents",
+)
+@click.option("--title", required=True, help="the figure's title")
+@click.option("--out-png", type=FILE, required=True, help="gallery figure PNG")
+@click.option("--out-json", type=FILE, required=True, help="per-face ID of every method, JSON")
 @device_option
 @threads_option
 @seeded

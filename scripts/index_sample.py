@@ -11,7 +11,9 @@ from idunlearn.real import index_listed, write_index
 @click.command()
 @click.option("--root", type=click.Path(file_okay=False), required=True, help="code checkout")
 @click.option("--image", "images", multiple=True, required=True, help="path in it; source first")
-@click.option("--out", type=click.Path(dir_okay=False), required=True)
+@click.option(
+    "--out", type=click.Path(dir_okay=False), required=True, help="the sample's photo index TSV"
+)
 @step
 def main(root, images, out):
     """Index 0 is the source photo, the others give ID_others."""

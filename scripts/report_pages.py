@@ -19,7 +19,12 @@ FILE = click.Path(dir_okay=False)
     help="SCENARIO IDENTITY: write its metrics page",
 )
 @click.option("--quality", type=FILE, default=None, help="the world's quality.json")
-@click.option("--outdir", type=click.Path(file_okay=False), required=True)
+@click.option(
+    "--outdir",
+    type=click.Path(file_okay=False),
+    required=True,
+    help="folder of the HTML pages",
+)
 @step
 def main(tables, metrics, identities, quality, outdir):
     """tables/{name}.html, identities/{scenario}/{identity}.html, quality.html."""

@@ -25,7 +25,7 @@ from idunlearn.real import (
     write_index,
 )
 from idunlearn.recognition import facenet_embedder
-from idunlearn.report import write_tables
+from idunlearn.report import NO_FACE_COLUMNS, Bootstrap, Setting, write_tables
 
 ROOT = Path(__file__).resolve().parents[1]
 # CelebA identity -> number of CelebAHQ images: 7 and 9 qualify for OOD (>= 4), 8 does not.
@@ -197,14 +197,20 @@ def test_the_guide_sample_has_its_own_table_beside_the_reference_readme(tmp_path
         {**rows[0], "scenario": "guide_sample", "identity": "guide_sample00", "id": i, "method": m}
         for m, i in (("guide", 0.03), ("baseline", 0.1))
     ]
-    pd.DataFrame(rows).to_csv(tmp_path / "all.csv", index=False)
+    frame = pd.DataFrame(rows).assign(**{column: 0 for column in NO_FACE_COLUMNS})
+    frame.to_csv(tmp_path / "all.csv", index=False)
     paper = ROOT / "config" / "paper_numbers.yaml"
-    log = write_tables(tmp_path / "all.csv", paper, ["baseline", "guide"], "ood", "sum", tmp_path)
-    assert f"wrote {tmp_path / 'guide_sample.csv'}" in log[-1]
+    setting = Setting(
+        generator="eg3d", image_size=512, unlearn_steps=1000, fid_samples=5000, reduction="sum"
+    )
+    log = write_tables(
+        tmp_path / "all.csv", paper, ["baseline", "guide"], "ood", setting, Bootstrap(), tmp_path
+    )
+    assert any(line.startswith(f"wrote {tmp_path / 'guide_sample.csv'}") for line in log)
     markdown = (tmp_path / "guide_sample.md").read_text().splitlines()
     assert "the GUIDE code's README" in markdown[0] and "n = 1 identities" in markdown[0]
-    assert markdown[4].startswith("| Baseline | 0.1000 | 0.0818 | 0.6000 | 0.4122 |")
-    assert markdown[5].startswith("| + L_global (GUIDE) | 0.0300 | 0.0183 |")
+    assert markdown[4].startswith("| Baseline | 1 | 0.1000 | 0.0818 | 0.6000 | 0.4122 |")
+    assert markdown[5].startswith("| + L_global (GUIDE) | 1 | 0.0300 | 0.0183 |")
     assert "GUIDE sample" not in (tmp_path / "table1.md").read_text()
 
 

@@ -290,7 +290,9 @@ def test_a_method_that_did_nothing_scores_id_one_and_fid_pre_zero(world, tmp_pat
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "tests" / "config" / "config.yaml"
+# what reads every method's outputs (tables, figures, the per-identity pictures and pages)
 REPORT_RULES = {"aggregate", "tables", "figures", "sweep_figure", "all"}
+REPORT_RULES |= {"gallery", "attack_figure", "report_pages"}
 
 
 def snakemake(cwd: Path, config: Path, *args: str) -> str:

@@ -32,7 +32,7 @@ COMPARED_FILES = ["results/metrics/all.csv"]
 # Relative tolerance for numeric cells of compared CSV files (0.0: exact).
 CSV_REL_TOL = 1e-6
 # Rules whose jobs never go to SLURM: localrules, and rules without shell/run (all).
-LOCAL_RULES = {"all", "aggregate", "tables", "figures", "report"}
+LOCAL_RULES = {"all", "aggregate", "tables", "figures", "report", "attack_figure", "report_pages"}
 # Rules whose SLURM jobs must have asked for a GPU (set-resources in profiles/slurm).
 GPU_RULES = {"unlearn", "evaluate"}
 # The resume test redoes REDO_JOBS jobs of CANCEL_RULE (and what depends on them) and

@@ -41,7 +41,7 @@ CANCEL_RULE = "evaluate"
 REDO_JOBS = 2
 LOCAL_CORES = 2
 # Seconds one Snakemake run may take before the test stops it (SIGINT cancels its jobs).
-RUN_TIMEOUT = 1200
+RUN_TIMEOUT = 2700  # the tiny DAG as ~100 SLURM jobs: ~12 s of polling each, more on a loaded machine
 
 PROFILE_ARGS = ["--profile", "profiles/slurm", "--profile", "profiles/slurm-test"]
 # No implicit profiles/default workflow profile: both runs get exactly these settings.

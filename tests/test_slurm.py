@@ -40,8 +40,9 @@ GPU_RULES = {"unlearn", "evaluate"}
 CANCEL_RULE = "evaluate"
 REDO_JOBS = 2
 LOCAL_CORES = 2
-# Seconds one Snakemake run may take before the test stops it (SIGINT cancels its jobs).
-RUN_TIMEOUT = 2700  # the tiny DAG as ~100 SLURM jobs: ~12 s of polling each, more on a loaded machine
+# Seconds one Snakemake run may take before the test stops it (SIGINT cancels its jobs):
+# the tiny DAG is ~100 SLURM jobs at ~12 s of polling each, more on a loaded machine.
+RUN_TIMEOUT = 2700
 
 PROFILE_ARGS = ["--profile", "profiles/slurm", "--profile", "profiles/slurm-test"]
 # No implicit profiles/default workflow profile: both runs get exactly these settings.

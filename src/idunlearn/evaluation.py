@@ -17,8 +17,9 @@ from idunlearn.backend import load_embedder, load_features, load_generator, reso
 from idunlearn.generators.base import GeneratorAdapter
 from idunlearn.io import npz_keys, read_npz, write_json, write_npz
 from idunlearn.loop import progress
+from idunlearn.methods.base import Latents
 from idunlearn.metrics import feature_statistics, frechet_distance, identity_similarity
-from idunlearn.system import load_inversion, load_system
+from idunlearn.system import Unlearned, load_inversion, load_system
 from idunlearn.targets import load_target
 from idunlearn.visual import save_strip
 from idunlearn.world.build import training_split
@@ -228,6 +229,33 @@ def run_setting(
     return {f"setting_{key}": value for key, value in setting.items()}
 
 
+def evaluate_system(
+    loaded: Unlearned,
+    inv: dict[str, torch.Tensor],
+    latents: Latents,
+    embed: Images,
+    features: Images,
+    reference: dict[str, np.ndarray],
+    batch: int,
+) -> dict[str, float | int]:
+    """`evaluate` of a loaded system on one identity: G_s at the system's latents before
+    unlearning vs G_u at its latents after (evaluate and the strength sweep share it)."""
+    return evaluate(
+        loaded.system.g_s,
+        loaded.system.g_u,
+        latents.source_before,
+        latents.others_before,
+        inv["source_image"],
+        inv["source_camera"],
+        embed,
+        features,
+        reference,
+        batch,
+        latents.source_after,
+        latents.others_after,
+    )
+
+
 @dataclass(frozen=True)
 class EvaluateJob:
     """One evaluate job: the unlearned file of a method (name and settings_json) on one
@@ -275,20 +303,8 @@ def run_evaluate(job: EvaluateJob) -> None:
     w_t = (load_target(job.target) if loaded.target is None else loaded.target).to(dev)
     latents = loaded.latents(inv)
     reference = read_npz(job.reference)
-    metrics = evaluate(
-        g_s,
-        g_u,
-        latents.source_before,
-        latents.others_before,
-        inv["source_image"],
-        inv["source_camera"],
-        load_embedder(job.eval_identity, dev),
-        load_features(job.features, dev),
-        reference,
-        job.batch,
-        latents.source_after,
-        latents.others_after,
-    )
+    embed, features = load_embedder(job.eval_identity, dev), load_features(job.features, dev)
+    metrics = evaluate_system(loaded, inv, latents, embed, features, reference, job.batch)
     if job.second_identity:
         second = identity_metrics(
             g_s,

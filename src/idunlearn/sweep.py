@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from idunlearn.backend import load_embedder, load_features
-from idunlearn.evaluation import evaluate
+from idunlearn.evaluation import evaluate_system
 from idunlearn.io import read_npz, write_json
 from idunlearn.sweep_plot import SWEEP_KEYS
 from idunlearn.system import load_inversion, load_system
@@ -41,8 +41,8 @@ def run_strength_sweep(job: SweepJob) -> None:
     sweep = getattr(loaded.method.options, "sweep", None)
     if not sweep:
         raise ValueError(f"method {job.method!r} ({loaded.method.kind}) has no strength sweep")
-    g_s, g_u = loaded.system.g_s, loaded.system.g_u
-    dev = g_s.w_avg.device
+    g_u = loaded.system.g_u
+    dev = g_u.w_avg.device
     inv = load_inversion(job.inversion, dev)
     latents = loaded.latents(inv)
     embed, features = load_embedder(job.eval_identity, dev), load_features(job.features, dev)
@@ -50,19 +50,6 @@ def run_strength_sweep(job: SweepJob) -> None:
     rows = []
     for strength in sweep:
         g_u.set_strength(strength)
-        metrics = evaluate(
-            g_s,
-            g_u,
-            latents.source_before,
-            latents.others_before,
-            inv["source_image"],
-            inv["source_camera"],
-            embed,
-            features,
-            reference,
-            job.batch,
-            latents.source_after,
-            latents.others_after,
-        )
+        metrics = evaluate_system(loaded, inv, latents, embed, features, reference, job.batch)
         rows.append({"strength": strength, **{key: metrics[key] for key in SWEEP_KEYS}})
     write_json(job.out, {**job.labels, "sweep": rows})

@@ -36,6 +36,7 @@ from idunlearn.methods.feature import (
     translate,
     unlearn_feature,
 )
+from idunlearn.methods.options import AdapterOptions
 from idunlearn.methods.retain import retain_indices
 from idunlearn.nets.cnn import InversionEncoder
 from idunlearn.system import UNLEARNED_KIND, UnlearnJob, load_system, run_unlearn
@@ -374,7 +375,7 @@ def test_adapter_starts_exactly_at_g_s_and_strength_zero_is_g_s():
     g = small_generator()
     ws = g.mapping(torch.randn(3, 5, generator=torch.Generator().manual_seed(2)))
     cameras = torch.tensor([[-0.2], [0.0], [0.2]])
-    g_u = adapter.adapted(g, adapter.Options(width=3), seed=0)
+    g_u = adapter.adapted(g, AdapterOptions(width=3), seed=0)
     assert set(g_u.adapters) == {"conv0", "conv1", "conv2"}
     assert torch.equal(adapted_images(g_u, ws, cameras), adapted_images(g, ws, cameras))
     perturbed(g_u)
@@ -391,7 +392,7 @@ def test_adapter_starts_exactly_at_g_s_and_strength_zero_is_g_s():
 
 def test_adapter_state_is_the_adapters_only_and_round_trips(tmp_path):
     g = small_generator()
-    opts = adapter.Options(width=3, stages=("conv1",), ode_steps=2)
+    opts = AdapterOptions(width=3, stages=("conv1",), ode_steps=2)
     g_u = perturbed(adapter.adapted(g, opts, seed=0))
     state = g_u.trainable_state_dict()
     assert state and all(k.startswith("adapters.conv1.") for k in state)
@@ -407,14 +408,14 @@ def test_adapter_state_is_the_adapters_only_and_round_trips(tmp_path):
     assert torch.equal(adapted_images(system.g_u, ws, cameras), adapted_images(g_u, ws, cameras))
     assert not torch.equal(adapted_images(copied, ws, cameras), adapted_images(g_u, ws, cameras))
     with pytest.raises(ValueError, match="adapter stages conv9 unknown"):
-        adapter.adapted(g, adapter.Options(stages=("conv9",)), seed=0)
+        adapter.adapted(g, AdapterOptions(stages=("conv9",)), seed=0)
 
 
 def test_adapter_unlearning_trains_the_adapters_only_with_guide_s_objective():
     g = small_generator()
     before = {n: p.clone() for n, p in g.named_parameters()}
     w_u = g.mapping(torch.randn(1, 5, generator=torch.Generator().manual_seed(9)))[0]
-    opts = adapter.Options(width=3)
+    opts = AdapterOptions(width=3)
     g_u, history = unlearn(
         g,
         w_u,

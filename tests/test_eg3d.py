@@ -328,12 +328,13 @@ class StandInBlockSynthesis(nn.Module):
 
 def test_adapters_hook_after_the_synthesis_blocks_and_start_at_g_s():
     from idunlearn.methods import adapter
+    from idunlearn.methods.options import AdapterOptions
 
     generator = standin()
     generator.backbone.synthesis = StandInBlockSynthesis()
     g_s = EG3DAdapter(generator, noise_mode="const").requires_grad_(False)
     assert list(g_s.adapter_stages()) == ["b4", "planes"]  # b8's features: read by nothing
-    g_u = adapter.adapted(g_s, adapter.Options(width=2), seed=0)
+    g_u = adapter.adapted(g_s, AdapterOptions(width=2), seed=0)
     ws = g_s.mapping(torch.randn(2, Z_DIM), g_s.frontal_camera(2))
     cameras = g_s.eval_cameras()[:2]
     with torch.no_grad():

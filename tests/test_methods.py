@@ -1,5 +1,6 @@
 import copy
 import json
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from idunlearn.checkpoints import load_checkpoint
 from idunlearn.evaluation import EvaluateJob, run_evaluate
 from idunlearn.methods import (
     KINDS,
+    Kind,
     Method,
     all_methods,
     canonical_names,
@@ -206,8 +208,10 @@ def test_run_unlearn_dispatches_on_the_registry(tmp_path, monkeypatch):
         calls.append(context.method)
         return Result({"v": torch.tensor(context.method.options.value)}, {"steps": 0})
 
-    echo = types.SimpleNamespace(KIND="echo", Options=EchoOptions, unlearn=unlearn)
-    monkeypatch.setitem(KINDS, "echo", echo)
+    echo = types.ModuleType("echo_kind")
+    echo.unlearn = unlearn
+    monkeypatch.setitem(sys.modules, "echo_kind", echo)
+    monkeypatch.setitem(KINDS, "echo", Kind("echo", EchoOptions, "echo_kind"))
     files = build_world(tmp_path)
     config = {"methods": {"e": {"kind": "echo", "value": 2.5}}}
     out = tmp_path / "e.pt"

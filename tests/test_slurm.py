@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from conftest import TinyRun
 
 pytestmark = pytest.mark.slurm
 
@@ -39,7 +40,6 @@ GPU_RULES = {"unlearn", "evaluate"}
 # cancels one of them with scancel while it runs. A rule late in the DAG keeps it short.
 CANCEL_RULE = "evaluate"
 REDO_JOBS = 2
-LOCAL_CORES = 2
 # Seconds one Snakemake run may take before the test stops it (SIGINT cancels its jobs):
 # the tiny DAG is ~100 SLURM jobs at ~12 s of polling each, more on a loaded machine.
 RUN_TIMEOUT = 2700
@@ -237,14 +237,6 @@ def assert_same_outputs(got: Path, expected: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def local_run(tmp_path_factory) -> Run:
-    work = copy_repo(tmp_path_factory.mktemp("local") / "repo")
-    run = snakemake(work, ["--cores", str(LOCAL_CORES), "--show-failed-logs", *COMMON_ARGS])
-    assert run.returncode == 0, f"local run failed:\n{tail(run.log)}"
-    return run
-
-
-@pytest.fixture(scope="module")
 def slurm_run(tmp_path_factory) -> Run:
     work = copy_repo(tmp_path_factory.mktemp("slurm") / "repo")
     run = snakemake(work, [*PROFILE_ARGS, *COMMON_ARGS])
@@ -252,7 +244,7 @@ def slurm_run(tmp_path_factory) -> Run:
     return run
 
 
-def test_workflow_runs_as_slurm_jobs(local_run: Run, slurm_run: Run, capsys) -> None:
+def test_workflow_runs_as_slurm_jobs(tiny_run_timed: TinyRun, slurm_run: Run, capsys) -> None:
     jobs = slurm_jobs(slurm_run.slurm_run_id)
     not_completed = [j for j in jobs if j.state != "COMPLETED"]
     assert not not_completed, f"SLURM jobs that did not complete: {not_completed}"
@@ -279,16 +271,15 @@ def test_workflow_runs_as_slurm_jobs(local_run: Run, slurm_run: Run, capsys) -> 
             ).stdout
             assert "gpu" in info, f"{job} ran without a GPU request"
 
-    overhead = slurm_run.seconds - local_run.seconds
+    local = tiny_run_timed
     with capsys.disabled():
         print(
             f"\nSLURM test: {len(jobs)} SLURM jobs ({dict(sorted(per_rule.items()))}); "
-            f"wall time SLURM {slurm_run.seconds:.0f} s, local (--cores {LOCAL_CORES}) "
-            f"{local_run.seconds:.0f} s, overhead {overhead:+.0f} s "
-            f"(x{slurm_run.seconds / local_run.seconds:.1f})"
+            f"wall time SLURM {slurm_run.seconds:.0f} s, local (--cores 2) "
+            f"{local.seconds:.0f} s, overhead {slurm_run.seconds - local.seconds:+.0f} s"
         )
 
-    assert_same_outputs(slurm_run.workdir, local_run.workdir)
+    assert_same_outputs(slurm_run.workdir, local.path)
 
 
 def cancel_running_job(proc: subprocess.Popen, log_path: Path, rule: str) -> SlurmJob:
@@ -308,7 +299,7 @@ def cancel_running_job(proc: subprocess.Popen, log_path: Path, rule: str) -> Slu
     pytest.fail(f"the run ended before a {rule} job could be cancelled:\n{log}")
 
 
-def test_scancel_then_rerun_resumes(local_run: Run, slurm_run: Run, capsys) -> None:
+def test_scancel_then_rerun_resumes(tiny_run_timed: TinyRun, slurm_run: Run, capsys) -> None:
     # Start from the finished SLURM run without the outputs of REDO_JOBS jobs of CANCEL_RULE
     # and of all that depends on them (what --forcerun would redo): the runs below redo
     # just those jobs. A job is known by its log file. In the SLURM run's own directory (so
@@ -359,4 +350,4 @@ def test_scancel_then_rerun_resumes(local_run: Run, slurm_run: Run, capsys) -> N
             f"{len(completed1)} SLURM jobs completed), rerun {second.seconds:.0f} s "
             f"({len(keys2)} SLURM jobs)"
         )
-    assert_same_outputs(work, local_run.workdir)
+    assert_same_outputs(work, tiny_run_timed.path)

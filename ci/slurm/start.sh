@@ -77,9 +77,11 @@ SelectTypeParameters=CR_Core_Memory
 DefMemPerCPU=1000
 # No slurmdbd: sacct cannot answer, so the Snakemake profile polls with squeue, which
 # only sees finished jobs for MinJobAge seconds (must be >= 3 x the first-check delay).
+# The SLURM test reads every job of a run from squeue after the run: two hours covers
+# its longest run (RUN_TIMEOUT in tests/test_slurm.py) with room to spare.
 AccountingStorageType=accounting_storage/none
 JobAcctGatherType=jobacct_gather/none
-MinJobAge=600
+MinJobAge=7200
 ReturnToService=2
 # Trust the CPUs/memory written here (containers may report more than nproc).
 SlurmdParameters=config_overrides

@@ -19,8 +19,9 @@ from idunlearn.checkpoints import load_checkpoint, save_checkpoint
 from idunlearn.generators.base import GeneratorAdapter
 from idunlearn.inversion import INVERSION_KIND
 from idunlearn.io import ArtefactError
-from idunlearn.methods import method_from_settings, module
-from idunlearn.methods.base import Context, Files, Latents, Method, System
+from idunlearn.methods import implementation, method_from_settings
+from idunlearn.methods.base import Context, Files, Latents, System
+from idunlearn.methods.options import Method
 from idunlearn.unlearning import UnlearnSchedule
 
 UNLEARNED_KIND = "unlearned-generator"
@@ -53,7 +54,7 @@ def run_unlearn(job: UnlearnJob) -> None:
     g_s = load_generator(job.generator, dev)
     lpips = load_lpips(job.lpips_net, job.lpips_random).to(dev)
     context = Context(method, g_s, inversion, lpips, schedule, job.seed, job.files)
-    result = module(method.kind).unlearn(context)
+    result = implementation(method.kind).unlearn(context)
     meta: dict[str, Any] = {
         "method": method.name,
         "kind": method.kind,
@@ -79,7 +80,7 @@ class Unlearned:
 
     def latents(self, inversion: dict[str, torch.Tensor]) -> Latents:
         """The system's latents of the identity's images before and after unlearning."""
-        return module(self.method.kind).latents(self.system, inversion)
+        return implementation(self.method.kind).latents(self.system, inversion)
 
 
 def load_system(
@@ -97,7 +98,7 @@ def load_system(
     m = method_from_settings(method, settings)
     g_s = load_generator(generator, dev)
     payload = load_checkpoint(unlearned, UNLEARNED_KIND)
-    system = module(m.kind).system(g_s, payload["state_dict"], m.options, encoder, dev)
+    system = implementation(m.kind).system(g_s, payload["state_dict"], m.options, encoder, dev)
     return Unlearned(m, system, payload["meta"].get("target_latent"), payload["meta"])
 
 
@@ -111,7 +112,7 @@ def system_of_file(
     if "settings" not in meta:
         raise ArtefactError(f"{unlearned} records no method settings: rerun its unlearn job")
     m = method_from_settings(meta["method"], meta["settings"])
-    return module(m.kind).system(g_s, payload["state_dict"], m.options, encoder, device)
+    return implementation(m.kind).system(g_s, payload["state_dict"], m.options, encoder, device)
 
 
 def load_inversion(path: str, device: torch.device) -> dict[str, torch.Tensor]:

@@ -1,40 +1,103 @@
 """Named unlearning methods: the registry of kinds, the config's `methods` and the ablations.
 
-Each kind is one module of this package (see `base` for what a module provides); the
-registry `KINDS` maps a kind to its module, and everything that differs between kinds
-(options, files read, the unlearning itself, how its system is rebuilt and scored) is
-asked of that module. The ablation grids of the paper's Tables 3-4 and Figure 9 expand
+Each kind is one implementation module of this package (see `base` for what it provides)
+with its options in the torch-free `options`; the registry `KINDS` names both, and
+everything that differs between kinds (options, files read, the unlearning itself, how
+its system is rebuilt and scored) is asked of them. Reading a config imports no torch. The ablation grids of the paper's Tables 3-4 and Figure 9 expand
 to generated GUIDE names (`alpha15`, `local_global`, `d-15`), so a rule's `{method}`
 wildcard names everything that can be run.
 """
 
 from __future__ import annotations
 
+import importlib
 import json
-from dataclasses import asdict, fields
+from dataclasses import asdict, dataclass, fields
 from types import ModuleType
 from typing import Any
 
-from idunlearn.methods import adapter, cascaded, encoder, feature, guide
-from idunlearn.methods.base import Method
+from idunlearn.methods import options as o
+from idunlearn.methods.options import Method
 
-KINDS: dict[str, ModuleType] = {m.KIND: m for m in (guide, cascaded, feature, encoder, adapter)}
 COMMON_KEYS = ("kind", "lr")
-
-__all__ = ["KINDS", "Method", "all_methods", "canonical_names", "get_method", "settings_json"]
-
-
-def module(kind: str) -> ModuleType:
-    """The module of a kind; an unknown kind names the known ones."""
-    if kind not in KINDS:
-        raise ValueError(f"unknown kind {kind!r} (expected {', '.join(KINDS)})")
-    return KINDS[kind]
+DEFAULT_KIND = "guide"
 
 
-def kind_keys(kind: str) -> tuple[str, ...]:
-    """The config keys an entry of `kind` may have besides `kind` and `lr`."""
-    mod = module(kind)
-    return getattr(mod, "KEYS", tuple(f.name for f in fields(mod.Options)))
+@dataclass(frozen=True)
+class Kind:
+    """A kind of method: its options, and the module that runs it (imported only when a
+    job runs, so that reading a config needs no torch)."""
+
+    name: str
+    Options: type
+    implementation: str  # module with unlearn(context), system(...) and latents(...)
+    keys: tuple[str, ...] | None = None  # a config entry's keys; None: the Options' fields
+    read: Any = None  # (entry, shared) -> Options; None: Options(**entry)
+    write: Any = None  # Options -> entry, every key resolved; None: asdict
+
+    @property
+    def config_keys(self) -> tuple[str, ...]:
+        return self.keys if self.keys is not None else tuple(f.name for f in fields(self.Options))
+
+    def options(self, entry: dict[str, Any], shared: dict[str, Any]) -> Any:
+        return self.read(entry, shared) if self.read else self.Options(**entry)
+
+    def entry(self, options: Any) -> dict[str, Any]:
+        return self.write(options) if self.write else asdict(options)
+
+
+KINDS: dict[str, Kind] = {
+    k.name: k
+    for k in (
+        Kind(
+            "guide",
+            o.GuideOptions,
+            "idunlearn.methods.guide",
+            o.GUIDE_KEYS,
+            o.guide_options,
+            o.guide_entry,
+        ),
+        Kind("cascaded", o.CascadedConfig, "idunlearn.methods.cascaded"),
+        Kind("feature", o.FeatureConfig, "idunlearn.methods.feature"),
+        Kind("encoder", o.EncoderConfig, "idunlearn.methods.encoder"),
+        Kind(
+            "adapter",
+            o.AdapterOptions,
+            "idunlearn.methods.adapter",
+            o.ADAPTER_KEYS,
+            o.adapter_options,
+            o.adapter_entry,
+        ),
+    )
+}
+
+__all__ = [
+    "KINDS",
+    "Kind",
+    "Method",
+    "all_methods",
+    "canonical_names",
+    "get_method",
+    "implementation",
+    "settings_json",
+]
+
+
+def kind(name: str) -> Kind:
+    """The registered kind; an unknown one names the known ones."""
+    if name not in KINDS:
+        raise ValueError(f"unknown kind {name!r} (expected {', '.join(KINDS)})")
+    return KINDS[name]
+
+
+def implementation(name: str) -> ModuleType:
+    """The module that unlearns, rebuilds and scores methods of a kind (imports torch)."""
+    return importlib.import_module(kind(name).implementation)
+
+
+def kind_keys(name: str) -> tuple[str, ...]:
+    """The config keys an entry of kind `name` may have besides `kind` and `lr`."""
+    return kind(name).config_keys
 
 
 def _format(value: float) -> str:
@@ -61,18 +124,21 @@ def ablation_methods(ablations: dict[str, Any]) -> dict[str, dict[str, Any]]:
 def parse_method(name: str, entry: dict[str, Any], shared: dict[str, Any]) -> Method:
     """A config entry as a Method; a key its kind does not use is an error naming the key
     and the kind (the schema says the same for configs the workflow reads)."""
-    kind = entry.get("kind", guide.KIND)
+    kind_name = entry.get("kind", DEFAULT_KIND)
     try:
-        mod = module(kind)
+        spec = kind(kind_name)
     except ValueError as err:
         raise ValueError(f"method {name!r}: {err}") from None
-    unknown = sorted(set(entry) - set(COMMON_KEYS) - set(kind_keys(kind)))
+    unknown = sorted(set(entry) - set(COMMON_KEYS) - set(spec.config_keys))
     if unknown:
-        raise ValueError(f"method {name!r} of kind {kind}: unknown key(s) {', '.join(unknown)}")
+        raise ValueError(
+            f"method {name!r} of kind {kind_name}: unknown key(s) {', '.join(unknown)}"
+        )
     settings = {k: v for k, v in entry.items() if k not in COMMON_KEYS}
-    options = mod.options(settings, shared) if hasattr(mod, "options") else mod.Options(**settings)
     lr = entry.get("lr")
-    return Method(name, kind, options, None if lr is None else float(lr))
+    return Method(
+        name, kind_name, spec.options(settings, shared), None if lr is None else float(lr)
+    )
 
 
 def all_methods(config: dict[str, Any]) -> dict[str, Method]:
@@ -109,8 +175,7 @@ def canonical_names(config: dict[str, Any]) -> dict[str, str]:
 
 def method_entry(method: Method) -> dict[str, Any]:
     """A config entry, every key resolved, that `parse_method` reads back to `method`."""
-    mod = module(method.kind)
-    settings = mod.entry(method.options) if hasattr(mod, "entry") else asdict(method.options)
+    settings = kind(method.kind).entry(method.options)
     lr = {} if method.lr is None else {"lr": method.lr}
     return {"kind": method.kind, **lr, **settings}
 

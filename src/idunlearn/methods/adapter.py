@@ -13,7 +13,6 @@ traces a forgetting-vs-preservation curve without retraining. Saved: the adapter
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -21,56 +20,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from idunlearn.generators.base import GeneratorAdapter
-from idunlearn.methods import guide
 from idunlearn.methods.base import Context, Result, System, stored_latents
+from idunlearn.methods.options import AdapterOptions
 from idunlearn.seeding import derive_seed
 from idunlearn.unlearning import unlearn as guide_loop
-
-KIND = "adapter"
-OWN_KEYS = ("width", "stages", "ode_steps", "strength", "sweep")
-KEYS = (*guide.KEYS, *OWN_KEYS)
-# GUIDE's full objective unless the entry says otherwise (the `loss` block has no weights)
-OBJECTIVE_DEFAULTS = {"target": "ufo", "adj_weight": 1.0, "global_weight": 1.0}
-
-
-@dataclass(frozen=True)
-class Options:
-    objective: guide.Options = guide.Options()  # target, d and loss of the GUIDE objective
-    width: int = 16  # hidden channels of each adapter's 1x1-conv bottleneck
-    stages: tuple[str, ...] | None = None  # adapter_stages() names; None: every stage
-    ode_steps: int = 4  # Euler steps of the integration over [0, strength]
-    strength: float = 1.0  # integration time T at evaluation (training: T = 1)
-    sweep: tuple[float, ...] = field(default=(0.0, 0.25, 0.5, 0.75, 1.0))  # strength sweep
-
-    def __post_init__(self) -> None:
-        if self.width < 1 or self.ode_steps < 1:
-            raise ValueError("width and ode_steps must be >= 1")
-        if self.strength < 0 or any(s < 0 for s in self.sweep):
-            raise ValueError("strength and the sweep's strengths must be >= 0")
-        if self.stages is not None:
-            object.__setattr__(self, "stages", tuple(self.stages))
-        object.__setattr__(self, "sweep", tuple(float(s) for s in self.sweep))
-
-    @property
-    def needs(self) -> frozenset[str]:
-        return self.objective.needs
-
-    @property
-    def target_key(self) -> str:
-        return self.objective.target_key
-
-
-def options(entry: dict[str, Any], shared: dict[str, Any]) -> Options:
-    """The adapter's own keys, and GUIDE's keys for its objective."""
-    objective = {**OBJECTIVE_DEFAULTS, **{k: v for k, v in entry.items() if k in guide.KEYS}}
-    own = {k: v for k, v in entry.items() if k in OWN_KEYS}
-    return Options(objective=guide.options(objective, shared), **own)
-
-
-def entry(opts: Options) -> dict[str, Any]:
-    own = {k: getattr(opts, k) for k in OWN_KEYS}
-    own["stages"] = None if opts.stages is None else list(opts.stages)
-    return {**guide.entry(opts.objective), **own, "sweep": list(opts.sweep)}
 
 
 class ODEAdapter(nn.Module):
@@ -111,7 +64,7 @@ class AdaptedGenerator(GeneratorAdapter):
     """A private copy of G_s, frozen, with ODE adapters hooked after its stages; only the
     adapters are trainable (and saved)."""
 
-    def __init__(self, g_s: GeneratorAdapter, opts: Options, rng: torch.Generator) -> None:
+    def __init__(self, g_s: GeneratorAdapter, opts: AdapterOptions, rng: torch.Generator) -> None:
         super().__init__()
         self.base = copy.deepcopy(g_s).requires_grad_(False)
         self.z_dim, self.num_ws = g_s.z_dim, g_s.num_ws
@@ -157,9 +110,9 @@ class AdaptedGenerator(GeneratorAdapter):
         return self.base.frontal_camera(n)
 
 
-def adapted(g_s: GeneratorAdapter, opts: Options, seed: int) -> AdaptedGenerator:
+def adapted(g_s: GeneratorAdapter, opts: AdapterOptions, seed: int) -> AdaptedGenerator:
     """G_s with fresh (zero-effect) adapters; the first layers drawn from the seed."""
-    rng = torch.Generator().manual_seed(derive_seed(seed, KIND))
+    rng = torch.Generator().manual_seed(derive_seed(seed, "adapter"))
     return AdaptedGenerator(g_s, opts, rng)
 
 
@@ -188,7 +141,7 @@ def unlearn(context: Context) -> Result:
 def system(
     g_s: GeneratorAdapter,
     state: dict[str, torch.Tensor],
-    opts: Options,
+    opts: AdapterOptions,
     encoder_path: str | None,
     device: torch.device,
 ) -> System:

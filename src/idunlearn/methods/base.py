@@ -1,10 +1,10 @@
 """What a method module provides, and what the shared driver gives it.
 
-A method module (guide, cascaded, feature, encoder, adapter) holds:
-- `KIND` and `Options`, a frozen dataclass whose defaults are the paper's, with a
-  `needs` property (the files its unlearn job reads besides G_s, the inversion and
-  LPIPS: TARGET, LOSS_IDENTITY, RETAIN_IMAGES, ENCODER);
-- `options(entry, shared)`: its Options from a config entry (`shared`: the `loss` block);
+A kind's options live in `idunlearn.methods.options` (torch-free, read at parse time): a
+frozen dataclass whose defaults are the paper's, with a `needs` property (the files its
+unlearn job reads besides G_s, the inversion and LPIPS: TARGET, LOSS_IDENTITY,
+RETAIN_IMAGES, ENCODER). Its implementation module (guide, cascaded, feature, encoder,
+adapter; the registry `idunlearn.methods.KINDS` names it) holds:
 - `unlearn(context) -> Result`;
 - `system(g_s, state, options, encoder_path, device) -> System`: the unlearned system
   rebuilt from its saved state, and `latents(system, inversion) -> Latents`: how that
@@ -24,42 +24,13 @@ from idunlearn.backend import load_embedder, load_encoder_network
 from idunlearn.generators.base import GeneratorAdapter
 from idunlearn.identities import lookup, read_identities
 from idunlearn.losses import Embedder, Perceptual
+from idunlearn.methods.options import Method
 from idunlearn.methods.retain import retain_sample
 from idunlearn.targets import load_target
 from idunlearn.unlearning import UnlearnSchedule
 from idunlearn.world.build import training_split
 
-TARGET, LOSS_IDENTITY = "target", "loss_identity"
-RETAIN_IMAGES, ENCODER = "retain_images", "encoder"
 Encoder = Callable[[torch.Tensor], torch.Tensor]  # images -> W+ latents
-
-
-@dataclass(frozen=True)
-class Method:
-    """A configured method: its name, kind, the kind's options and an optional lr."""
-
-    name: str
-    kind: str
-    options: Any  # the kind module's Options
-    lr: float | None = None  # overrides the unlearn schedule's learning rate
-
-    @property
-    def needs(self) -> frozenset[str]:
-        return self.options.needs
-
-    @property
-    def target_key(self) -> str:
-        """The target file the method's jobs read: w_t for the GUIDE objective's kinds;
-        the others make their own target and read `average` only for the evaluation strip."""
-        return getattr(self.options, "target_key", "average")
-
-    @property
-    def needs_retain_images(self) -> bool:
-        return RETAIN_IMAGES in self.needs
-
-    @property
-    def needs_encoder(self) -> bool:
-        return ENCODER in self.needs
 
 
 @dataclass(frozen=True)

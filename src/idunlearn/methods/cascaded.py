@@ -27,7 +27,6 @@ Both phases use pixel MSE + `perceptual_weight` x LPIPS, one camera draw per ste
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -35,50 +34,16 @@ import torch.nn.functional as F
 from idunlearn.generators.base import GeneratorAdapter
 from idunlearn.loop import progress, take_step, trainable_copy
 from idunlearn.methods.base import (
-    LOSS_IDENTITY,
-    RETAIN_IMAGES,
     Context,
     Result,
     comparison_rng,
     generator_system,
     stored_latents,
 )
+from idunlearn.methods.options import CascadedConfig
 
 Embedder = Callable[[torch.Tensor], torch.Tensor]
 Perceptual = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-
-SUBSTITUTES = ("average", "truncation", "projection")
-PHASES = ("zero_shot", "few_shot")
-
-
-@dataclass(frozen=True)
-class CascadedConfig:
-    substitute: str = "average"  # average | truncation | projection
-    psi: float = 0.5  # truncation: w_avg + psi (w_u - w_avg)
-    bank_size: int = 256  # projection: mapped latents to choose the substitute from
-    id_threshold: float = 0.5  # projection: loss-ID cosine below which a latent is not the person
-    phase: str = "zero_shot"  # learning phase: zero_shot (G_s samples) | few_shot (real images)
-    unlearn_steps: int = 50  # steps of the unlearning phase
-    learn_steps: int = 50  # steps of the learning phase, after it
-    batch_size: int = 4  # latents (zero_shot) or images (few_shot) per learning step
-    retain_size: int = 256  # few_shot: real retain images sampled once
-    perceptual_weight: float = 1.0  # LPIPS beside the pixel MSE
-
-    def __post_init__(self) -> None:
-        if self.substitute not in SUBSTITUTES:
-            raise ValueError(f"substitute must be one of {SUBSTITUTES}, got {self.substitute!r}")
-        if self.phase not in PHASES:
-            raise ValueError(f"phase must be one of {PHASES}, got {self.phase!r}")
-        if self.unlearn_steps < 0 or self.learn_steps < 0 or self.batch_size < 1:
-            raise ValueError("unlearn_steps and learn_steps must be >= 0, batch_size >= 1")
-
-    @property
-    def needs_retain_images(self) -> bool:
-        return self.phase == "few_shot"
-
-    @property
-    def needs(self) -> frozenset[str]:
-        return frozenset({LOSS_IDENTITY, *([RETAIN_IMAGES] if self.needs_retain_images else [])})
 
 
 def truncation_substitute(w_u: torch.Tensor, w_avg: torch.Tensor, psi: float) -> torch.Tensor:
@@ -181,10 +146,6 @@ def unlearn_cascaded(
         history.append({**record, "phase": 0.0 if step < config.unlearn_steps else 1.0})
     g_u.requires_grad_(False)
     return g_u, history, w_sub
-
-
-KIND = "cascaded"
-Options = CascadedConfig
 
 
 def unlearn(context: Context) -> Result:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -26,8 +25,6 @@ from idunlearn.generators.base import GeneratorAdapter
 from idunlearn.io import ArtefactError
 from idunlearn.loop import progress, take_step
 from idunlearn.methods.base import (
-    ENCODER,
-    RETAIN_IMAGES,
     Context,
     Encoder,
     Latents,
@@ -35,23 +32,9 @@ from idunlearn.methods.base import (
     System,
     comparison_rng,
 )
+from idunlearn.methods.options import EncoderConfig
 
 Codes = Callable[[torch.Tensor], torch.Tensor]
-
-
-@dataclass(frozen=True)
-class EncoderConfig:
-    retain_size: int = 256  # other identities' training images, sampled once (seeded)
-    batch_size: int = 16  # retain images per step
-    forget_weight: float = 1.0  # weight of L_forget beside L_retain (the paper's alpha)
-
-    def __post_init__(self) -> None:
-        if self.retain_size < 1 or self.batch_size < 1 or self.forget_weight < 0:
-            raise ValueError("retain_size and batch_size must be >= 1, forget_weight >= 0")
-
-    @property
-    def needs(self) -> frozenset[str]:
-        return frozenset({RETAIN_IMAGES, ENCODER})
 
 
 def gaussian_like(images: torch.Tensor, rng: torch.Generator) -> torch.Tensor:
@@ -120,8 +103,6 @@ def unlearn_encoder(
     return e_u, history, first_target
 
 
-KIND = "encoder"
-Options = EncoderConfig
 PREFIX = "encoder."  # the saved state holds the unlearned encoder's, keys prefixed
 
 

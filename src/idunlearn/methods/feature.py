@@ -19,7 +19,6 @@ at every step, and the neighbours cover the identity around it.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -27,43 +26,15 @@ import torch.nn.functional as F
 from idunlearn.generators.base import GeneratorAdapter
 from idunlearn.loop import progress, take_step, trainable_copy
 from idunlearn.methods.base import (
-    LOSS_IDENTITY,
     Context,
     Result,
     comparison_rng,
     generator_system,
     stored_latents,
 )
+from idunlearn.methods.options import MS_SSIM_WEIGHTS, FeatureConfig
 
 Embedder = Callable[[torch.Tensor], torch.Tensor]
-# Wang et al. 2003, the five scales' exponents; fewer scales use the first ones, renormalised.
-MS_SSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
-
-
-@dataclass(frozen=True)
-class FeatureConfig:
-    num_positive: int = 64  # candidate neighbours of w_u for the positive set
-    num_negative: int = 64  # random mapped latents: the negative set
-    radius: float = 0.3  # neighbours: w_u + beta (w_r - w_u), beta ~ U(0, radius)
-    id_threshold: float = 0.5  # a neighbour is positive if its loss-ID cosine is above
-    threshold: float | None = None  # t; None: midpoint of mean projections (paper)
-    alpha: float = 1.0  # weight of the unlearning terms (paper eq. 5)
-    num_near: int = 3  # fresh neighbours of w_u per step, beside w_u itself
-    num_random: int = 4  # mapped latents per step
-    ms_ssim_scales: int = 3  # 64 px images: 3 scales (the standard 5 need > 160 px)
-    ms_ssim_window: int = 7  # Gaussian window side (standard 11)
-
-    def __post_init__(self) -> None:
-        if self.num_positive < 0 or self.num_negative < 1:
-            raise ValueError("num_positive must be >= 0 and num_negative >= 1")
-        if not 1 <= self.ms_ssim_scales <= len(MS_SSIM_WEIGHTS):
-            raise ValueError(f"ms_ssim_scales must be in 1..{len(MS_SSIM_WEIGHTS)}")
-
-    @property
-    def needs(self) -> frozenset[str]:
-        return frozenset({LOSS_IDENTITY})
-
-
 # --- MS-SSIM ------------------------------------------------------------------------------
 
 
@@ -252,10 +223,6 @@ def unlearn_feature(
     g_u.requires_grad_(False)
     w_target = translate(w_u[None], e, t)[0][0]
     return g_u, history, w_target, info
-
-
-KIND = "feature"
-Options = FeatureConfig
 
 
 def unlearn(context: Context) -> Result:

@@ -5,18 +5,23 @@ backbone's ImageNet weights cannot be downloaded, so the synthetic world uses
 lpips' own random backbone (`pnet_rand=True`) with the package's shipped
 linear layers; it is built under a fixed seed so that the metric is the same
 in every job.
+
+lpips is imported when a model is built, not with this module: it imports torchvision,
+and with it torch._dynamo (~4 s), which the steps that never build LPIPS (evaluate,
+render, the world's training) would otherwise pay at every start.
 """
 
 from __future__ import annotations
 
 import warnings
 
-import lpips
 import torch
 
 
-def build_lpips(net: str = "alex", random_backbone: bool = True, seed: int = 0) -> lpips.LPIPS:
-    """An LPIPS module in eval mode with frozen weights."""
+def build_lpips(net: str = "alex", random_backbone: bool = True, seed: int = 0) -> torch.nn.Module:
+    """An LPIPS module (lpips.LPIPS) in eval mode with frozen weights."""
+    import lpips
+
     with torch.random.fork_rng(devices=[]), warnings.catch_warnings():
         warnings.simplefilter(
             "ignore", UserWarning

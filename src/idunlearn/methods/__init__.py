@@ -3,7 +3,9 @@
 Each kind is one implementation module of this package (see `base` for what it provides)
 with its options in the torch-free `options`; the registry `KINDS` names both, and
 everything that differs between kinds (options, files read, the unlearning itself, how
-its system is rebuilt and scored) is asked of them. Reading a config imports no torch. The ablation grids of the paper's Tables 3-4 and Figure 9 expand
+its system is rebuilt and scored) is asked of them. Reading a config imports no torch.
+
+The ablation grids of the paper's Tables 3-4 and Figure 9 expand
 to generated GUIDE names (`alpha15`, `local_global`, `d-15`), so a rule's `{method}`
 wildcard names everything that can be run.
 """

@@ -4,7 +4,8 @@ The step's whole output (the traceback of a bug included) goes to the rule's log
 on failure the step's one-line `Error:` (else its last line) and the log's path are
 written to stderr, so the Snakemake console says what went wrong without opening the
 log. The step runs under this interpreter: the one Snakemake (or the rule's conda
-environment) runs, not whatever `python` comes first on PATH.
+environment) runs, not whatever `python` comes first on PATH, and, where it can, in a
+fork of a warm interpreter that has torch imported already (`idunlearn.warm`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+
+from idunlearn import warm
 
 # Snakemake's line for an update()-flagged output it put back after its job failed.
 RESTORED = re.compile(r"^Restored previous version of (.+) \(updating job failed\)\.$", re.M)
@@ -31,10 +34,11 @@ def summary(log: Path) -> str:
 def run(scripts: Path, log: Path, name: str, args: list[str]) -> int:
     """Run scripts/<name>.py with `args`, its output into `log`; its exit status."""
     log.parent.mkdir(parents=True, exist_ok=True)
-    with log.open("w") as out:
-        status = subprocess.call(
-            [sys.executable, str(scripts / f"{name}.py"), *args], stdout=out, stderr=out
-        )
+    script = scripts / f"{name}.py"
+    status = warm.run(script, args, log) if warm.enabled() else None
+    if status is None:
+        with log.open("w") as out:
+            status = subprocess.call([sys.executable, str(script), *args], stdout=out, stderr=out)
     if status != 0:
         print(summary(log), file=sys.stderr)
     return 1 if status < 0 else status  # killed by a signal: still a failure

@@ -5,11 +5,19 @@
 
 A run happens in a fresh temporary directory (nothing cached), with --cores.
 Per rule it prints the number of jobs, their summed and largest seconds, and
-their peak memory, from Snakemake's `benchmark:` files.
+their peak memory, from Snakemake's `benchmark:` files, and the fixed cost of a
+job: the seconds its step takes to start and exit (`STEP.py --help`: interpreter,
+imports, click), cold (a fresh `python`) and warm (forked from idunlearn.warm,
+as the workflow starts steps), with the share of the rule's time that start is.
+The steps that build LPIPS import torchvision later, so their cold start is a
+lower bound. Peak memory needs IDUNLEARN_WARM=0: Snakemake measures the job's
+own process tree, which a forked step is not in.
 """
 
 from __future__ import annotations
 
+import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -37,15 +45,55 @@ def rule_table(benchmarks: Path) -> pd.DataFrame:
     )
 
 
+def start_seconds(step: str, warm: bool, repeats: int = 3) -> float:
+    """Median seconds of `STEP.py --help`, started cold or through the warm server."""
+    script = ROOT / "scripts" / f"{step}.py"
+    if warm:
+        log = Path(tempfile.mkdtemp(prefix="idunlearn-bench-")) / "help.log"
+        command = [sys.executable, "-m", "idunlearn.job", str(script.parent), str(log), step]
+    else:
+        command = [sys.executable, str(script)]
+    env = {**os.environ, "IDUNLEARN_WARM": "1" if warm else "0"}
+    if warm:  # the first call may start the server: not a step's start
+        subprocess.run([*command, "--help"], env=env, check=True, capture_output=True)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        subprocess.run([*command, "--help"], env=env, check=True, capture_output=True)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def with_start_costs(table: pd.DataFrame) -> pd.DataFrame:
+    """Cold and warm start per job of each rule that runs a step, and its share of the
+    rule's summed time."""
+    steps = [r for r in table.index if (ROOT / "scripts" / f"{r}.py").is_file()]
+    table = table.copy()
+    for mode in ("cold", "warm"):
+        table[f"{mode}_start_s"] = pd.Series(
+            {r: start_seconds(r, warm=mode == "warm") for r in steps}, dtype=float
+        )
+        table[f"{mode}_share"] = table["jobs"] * table[f"{mode}_start_s"] / table["total_s"]
+    return table
+
+
 @click.command()
 @click.option("--configfile", type=click.Path(exists=True, dir_okay=False), help="run this config")
-@click.option("--cores", type=click.IntRange(min=1), default=2, show_default=True)
+@click.option(
+    "--cores", type=click.IntRange(min=1), default=2, show_default=True, help="snakemake --cores"
+)
 @click.option(
     "--benchmarks",
     type=click.Path(exists=True, file_okay=False),
     help="report an existing benchmarks/ folder instead of running",
 )
-def main(configfile: str | None, cores: int, benchmarks: str | None) -> None:
+@click.option(
+    "--start-costs/--no-start-costs",
+    default=True,
+    show_default=True,
+    help="also time each rule's step starting cold and warm (a few seconds per rule)",
+)
+def main(configfile: str | None, cores: int, benchmarks: str | None, start_costs: bool) -> None:
     """Time a workflow run (or read a past one) and print per-rule figures."""
     if benchmarks is None:
         if configfile is None:
@@ -68,7 +116,9 @@ def main(configfile: str | None, cores: int, benchmarks: str | None) -> None:
         click.echo(f"wall time: {time.perf_counter() - start:.0f} s ({cores} cores) in {workdir}")
         benchmarks = str(workdir / "benchmarks")
     table = rule_table(Path(benchmarks))
-    click.echo(table.round(1).to_string())
+    if start_costs:
+        table = with_start_costs(table)
+    click.echo(table.round(2).to_string())
     click.echo(f"summed job time: {table['total_s'].sum():.0f} s")
 
 

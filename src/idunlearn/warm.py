@@ -70,6 +70,7 @@ def socket_path() -> Path:
 class Step:
     conn: socket.socket
     pid: int
+    orphaned: bool = False  # its client went away
 
 
 def serve(path: Path) -> None:
@@ -95,13 +96,16 @@ def serve(path: Path) -> None:
                         steps[step.pid] = step
                         selector.register(conn, selectors.EVENT_READ, step)
                 elif not key.fileobj.recv(1):  # the client went away: so does its step
+                    selector.unregister(key.fileobj)
+                    key.data.orphaned = True
                     with contextlib.suppress(ProcessLookupError):
                         os.killpg(key.data.pid, signal.SIGTERM)
             for pid, status in reap(steps):
                 step = steps.pop(pid)
-                selector.unregister(step.conn)
-                with contextlib.suppress(OSError):
-                    step.conn.sendall(f"{status}\n".encode())
+                if not step.orphaned:
+                    selector.unregister(step.conn)
+                    with contextlib.suppress(OSError):
+                        step.conn.sendall(f"{status}\n".encode())
                 step.conn.close()
                 last = time.monotonic()
     finally:

@@ -84,6 +84,8 @@ def effective(loss: LossConfig) -> LossConfig:
         loss = replace(loss, alpha_max=default.alpha_max, num_adj=default.num_adj)
     if loss.global_weight == 0:
         loss = replace(loss, num_global=default.num_global)
+    if loss.ewc == 0:
+        loss = replace(loss, fisher_samples=default.fisher_samples)
     if loss.adj_weight == 0 and loss.global_weight == 0:
         loss = replace(loss, reduction=default.reduction)
     return loss

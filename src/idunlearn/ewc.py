@@ -48,7 +48,7 @@ def fisher_diagonal(
                 total.add_(grad.detach().pow(2))
     count = sum(f.numel() for f in fisher)
     mean = sum(float(f.sum()) for f in fisher) / max(count, 1)
-    return [f / (samples * mean) if mean > 0 else f for f in fisher]
+    return [f / mean if mean > 0 else f for f in fisher]  # the mean over samples, scaled
 
 
 @dataclass(frozen=True)

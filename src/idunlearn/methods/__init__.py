@@ -15,10 +15,12 @@ from dataclasses import asdict, fields
 from types import ModuleType
 from typing import Any
 
-from idunlearn.methods import adapter, cascaded, encoder, feature, guide
+from idunlearn.methods import adapter, cascaded, encoder, feature, guide, sugar
 from idunlearn.methods.base import Method
 
-KINDS: dict[str, ModuleType] = {m.KIND: m for m in (guide, cascaded, feature, encoder, adapter)}
+KINDS: dict[str, ModuleType] = {
+    m.KIND: m for m in (guide, cascaded, feature, encoder, adapter, sugar)
+}
 COMMON_KEYS = ("kind", "lr")
 
 __all__ = ["KINDS", "Method", "all_methods", "canonical_names", "get_method", "settings_json"]

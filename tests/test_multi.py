@@ -11,6 +11,7 @@ from tinyworld import build_world
 
 from idunlearn.checkpoints import load_checkpoint, save_checkpoint
 from idunlearn.ewc import ewc_penalty, fisher_diagonal
+from idunlearn.identities import forget_sets, select_multi
 from idunlearn.inversion import INVERSION_KIND
 from idunlearn.loop import trainable_copy
 from idunlearn.losses import LossConfig
@@ -22,11 +23,9 @@ from idunlearn.multi import (
     MultiAttackJob,
     MultiEvalJob,
     MultiJob,
-    forget_sets,
     run_multi_attack,
     run_multi_evaluate,
     run_multi_unlearn,
-    select_multi,
 )
 from idunlearn.system import UNLEARNED_KIND, UnlearnJob, run_unlearn
 from idunlearn.targets import ufo_target

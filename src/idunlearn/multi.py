@@ -20,7 +20,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 import torch
 
 from idunlearn.attacks import relearn
@@ -34,66 +33,18 @@ from idunlearn.backend import (
 from idunlearn.checkpoints import load_checkpoint, save_checkpoint
 from idunlearn.evaluation import fid_metrics, identity_metrics
 from idunlearn.generators.base import GeneratorAdapter
-from idunlearn.identities import COLUMNS
 from idunlearn.io import ArtefactError, read_npz, write_json
 from idunlearn.loop import trainable_copy
 from idunlearn.losses import Embedder, LossConfig, Perceptual
 from idunlearn.methods import adapter, method_from_settings, module, sugar
 from idunlearn.methods.base import Method
 from idunlearn.metrics import identity_similarity
-from idunlearn.seeding import derive_seed
 from idunlearn.system import UNLEARNED_KIND, load_inversion
 from idunlearn.targets import target_for_key
 from idunlearn.unlearning import StepTerm, UnlearnSchedule, guide_term, train
 
 MODES = ("simultaneous", "sequential")
 KINDS = ("guide", "adapter", "sugar")  # the kinds whose objective covers many identities
-FORGET, RETAIN = "multi", "retain"  # identity name prefixes: multi00.., retain00..
-SCENARIO = "ood"  # multi identities are held-out identities (several photos each)
-
-
-# --- which identities ---------------------------------------------------------------------
-
-
-def forget_names(count: int) -> list[str]:
-    return [f"{FORGET}{k:02d}" for k in range(count)]
-
-
-def retain_names(count: int) -> list[str]:
-    return [f"{RETAIN}{k:02d}" for k in range(count)]
-
-
-def forget_sets(grid: Sequence[int]) -> dict[int, list[str]]:
-    """N -> the names of the N forgotten identities: prefixes of one order, so nested."""
-    return {n: forget_names(n) for n in sorted(set(grid))}
-
-
-def select_multi(
-    identity: np.ndarray,  # dataset label per image
-    heldout: np.ndarray,  # dataset held-out flag per image
-    image_index: np.ndarray,  # index of each image within its identity (0 = source photo)
-    forget: int,
-    retain: int,
-    seed: int,
-) -> pd.DataFrame:
-    """An identity table (identities.COLUMNS, scenario ood): one seeded permutation of the
-    held-out identities; its first `forget` are multi00.. in arrival order, the next
-    `retain` are retain00.."""
-    labels = np.unique(identity[heldout])
-    if forget + retain > len(labels):
-        raise ValueError(
-            f"multi: {forget} forgotten + {retain} retained identities asked for,"
-            f" the world has {len(labels)} held-out identities"
-        )
-    order = np.random.default_rng(derive_seed(seed, "multi")).permutation(labels)
-    names = forget_names(forget) + retain_names(retain)
-    rows = []
-    for name, label in zip(names, order[: forget + retain], strict=True):
-        images = np.flatnonzero(identity == label)
-        source = images[image_index[images] == 0][0]
-        others = " ".join(str(i) for i in images if i != source)
-        rows.append([SCENARIO, name, int(label), int(source), others, -1])
-    return pd.DataFrame(rows, columns=COLUMNS)
 
 
 # --- unlearning ---------------------------------------------------------------------------

@@ -3,8 +3,8 @@
 import click
 
 from idunlearn.cli import seed_option, step
+from idunlearn.identities import select_multi
 from idunlearn.io import atomic_path
-from idunlearn.multi import select_multi
 from idunlearn.world.dataset import load_dataset
 
 

@@ -348,7 +348,9 @@ def get_multi_previous(wildcards):
     if wildcards.mode != "sequential" or int(wildcards.n) == 1:
         return {}
     m = wildcards.method
-    return {"previous": f"results/multi/unlearn/{m}/sequential/{int(wildcards.n) - 1}.pt"}
+    return {
+        "previous": f"results/multi/unlearn/{m}/sequential/{int(wildcards.n) - 1}.pt"
+    }
 
 
 def multi_per_step_flag(wildcards):

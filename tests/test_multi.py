@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from tinyworld import build_world
@@ -318,3 +319,48 @@ def test_trained_trigger_gives_each_identity_its_own_target_at_distance_d(world)
     before = float(trigger_loss(g, untrained, w_us, embed))
     assert float(trigger_loss(g, trained, w_us, embed)) < before
     assert not any(p.requires_grad for p in trained.net.parameters())
+
+
+# --- the table and figures ----------------------------------------------------------------
+
+
+def test_the_multi_table_has_a_row_per_grid_n_with_the_attack_beside(tmp_path):
+    from idunlearn.io import write_json
+    from idunlearn.report.multi import write_multi
+
+    def record(mode, n, ids):
+        return {
+            "method": "guide",
+            "kind": "guide",
+            "mode": mode,
+            "n": n,
+            "id_each": ids,
+            "id_mean": float(np.mean(ids)),
+            "id_worst": max(ids),
+            "id_ci": float("nan") if n == 1 else 0.1,
+            "id_others_mean": 0.5,
+            "retain_id_mean": 0.9,
+            "retain_id_worst": 0.8,
+            "fid_pre": 1.0,
+            "dfid_real": 0.5,
+        }
+
+    runs = [
+        ("simultaneous", 2, [0.2, 0.4]),
+        ("sequential", 1, [0.3]),
+        ("sequential", 2, [0.5, 0.1]),
+    ]
+    paths = []
+    for mode, n, ids in runs:
+        paths.append(tmp_path / f"{mode}{n}.json")
+        write_json(paths[-1], record(mode, n, ids))
+    attack = tmp_path / "a.json"
+    write_json(attack, {"method": "guide", "mode": "sequential", "n": 2, "relearn5_id_mean": 0.7})
+    write_multi(paths, [attack], [2], tmp_path, tmp_path / "n.png", tmp_path / "s.png", "Cap.")
+    table = pd.read_csv(tmp_path / "multi.csv")
+    assert table[["mode", "n"]].values.tolist() == [["sequential", 2], ["simultaneous", 2]]
+    assert table["relearn5_id_mean"].tolist()[0] == 0.7 and np.isnan(table["relearn5_id_mean"][1])
+    markdown = (tmp_path / "multi.md").read_text()
+    assert markdown.startswith("Cap.") and "| 0.300 ± 0.100 | 0.500 |" in markdown
+    assert "ID after 5 relearn" in markdown
+    assert (tmp_path / "n.png").stat().st_size > 0 and (tmp_path / "s.png").stat().st_size > 0

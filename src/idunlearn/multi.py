@@ -33,6 +33,7 @@ from idunlearn.backend import (
 from idunlearn.checkpoints import load_checkpoint, save_checkpoint
 from idunlearn.evaluation import fid_metrics, identity_metrics
 from idunlearn.generators.base import GeneratorAdapter
+from idunlearn.inversion import INVERSION_KIND
 from idunlearn.io import ArtefactError, read_npz, write_json
 from idunlearn.loop import trainable_copy
 from idunlearn.losses import Embedder, LossConfig, Perceptual
@@ -155,7 +156,7 @@ def run_multi_unlearn(job: MultiJob) -> None:
     state = previous_state(job)
     dev = resolve_device(job.device)
     g_s = load_generator(job.generator, dev)
-    inversions = [load_checkpoint(path, "inversion") for path in job.inversions]
+    inversions = [load_checkpoint(path, INVERSION_KIND) for path in job.inversions]
     w_us = torch.stack([inv["state_dict"]["w_u"] for inv in inversions]).to(dev)
     n = len(inversions)
     trained = [n - 1] if job.mode == "sequential" else list(range(n))

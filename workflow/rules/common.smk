@@ -332,7 +332,7 @@ def multi_methods():
 
 def multi_forget(n):
     """The first n forgotten identities' inversions (nested: arrival order)."""
-    return [f"results/multi/invert/{name}.pt" for name in forget_names(int(n))]
+    return [f"results/multi_invert/{name}.pt" for name in forget_names(int(n))]
 
 
 def get_multi_forget(wildcards):
@@ -340,7 +340,7 @@ def get_multi_forget(wildcards):
 
 
 def multi_retain_inversions():
-    return [f"results/multi/invert/{name}.pt" for name in retain_names(MULTI["retain"])]
+    return [f"results/multi_invert/{name}.pt" for name in retain_names(MULTI["retain"])]
 
 
 def get_multi_previous(wildcards):
@@ -349,7 +349,7 @@ def get_multi_previous(wildcards):
         return {}
     m = wildcards.method
     return {
-        "previous": f"results/multi/unlearn/{m}/sequential/{int(wildcards.n) - 1}.pt"
+        "previous": f"results/multi_unlearn/{m}/sequential/{int(wildcards.n) - 1}.pt"
     }
 
 
@@ -381,7 +381,7 @@ def multi_records(kind):
     runs = multi_runs()
     if kind == "attack":
         runs = [r for r in runs if r[2] in grid] if MULTI.get("relearn") else []
-    return [f"results/multi/{kind}/{m}/{mode}/{n}.json" for m, mode, n in runs]
+    return [f"results/multi_{kind}/{m}/{mode}/{n}.json" for m, mode, n in runs]
 
 
 def multi_caption():

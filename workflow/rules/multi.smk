@@ -11,11 +11,11 @@ rule multi_identities:
     input:
         dataset=f"{WORLD}/dataset.npz",
     output:
-        keep("results/multi/identities.tsv"),
+        keep("results/multi_identities.tsv"),
     log:
-        "logs/multi/identities.log",
+        "logs/multi_identities.log",
     benchmark:
-        "benchmarks/multi/identities.tsv"
+        "benchmarks/multi_identities.tsv"
     conda:
         "../../envs/torch.yaml"
     params:
@@ -35,11 +35,11 @@ rule multi_invert:
         generator=network("generator"),
         encoder=network("encoder"),
     output:
-        keep("results/multi/invert/{identity}.pt"),
+        keep("results/multi_invert/{identity}.pt"),
     log:
-        "logs/multi/invert/{identity}.log",
+        "logs/multi_invert/{identity}.log",
     benchmark:
-        "benchmarks/multi/invert/{identity}.tsv"
+        "benchmarks/multi_invert/{identity}.tsv"
     conda:
         "../../envs/torch.yaml"
     threads: config["threads"]
@@ -65,11 +65,11 @@ rule multi_unlearn:
         inversions=get_multi_forget,
         loss_identity=network("identity_loss"),
     output:
-        keep("results/multi/unlearn/{method}/{mode}/{n}.pt"),
+        keep("results/multi_unlearn/{method}/{mode}/{n}.pt"),
     log:
-        "logs/multi/unlearn/{method}/{mode}/{n}.log",
+        "logs/multi_unlearn/{method}/{mode}/{n}.log",
     benchmark:
-        "benchmarks/multi/unlearn/{method}/{mode}/{n}.tsv"
+        "benchmarks/multi_unlearn/{method}/{mode}/{n}.tsv"
     conda:
         "../../envs/torch.yaml"
     threads: config["threads"]
@@ -103,11 +103,11 @@ rule multi_evaluate:
         features=network("features"),
         reference="results/fid/reference.npz",
     output:
-        keep("results/multi/evaluate/{method}/{mode}/{n}.json"),
+        keep("results/multi_evaluate/{method}/{mode}/{n}.json"),
     log:
-        "logs/multi/evaluate/{method}/{mode}/{n}.log",
+        "logs/multi_evaluate/{method}/{mode}/{n}.log",
     benchmark:
-        "benchmarks/multi/evaluate/{method}/{mode}/{n}.tsv"
+        "benchmarks/multi_evaluate/{method}/{mode}/{n}.tsv"
     conda:
         "../../envs/torch.yaml"
     threads: config["threads"]
@@ -134,11 +134,11 @@ rule multi_attack:
         forget=get_multi_forget,
         eval_identity=network("identity_eval"),
     output:
-        keep("results/multi/attack/{method}/{mode}/{n}.json"),
+        keep("results/multi_attack/{method}/{mode}/{n}.json"),
     log:
-        "logs/multi/attack/{method}/{mode}/{n}.log",
+        "logs/multi_attack/{method}/{mode}/{n}.log",
     benchmark:
-        "benchmarks/multi/attack/{method}/{mode}/{n}.tsv"
+        "benchmarks/multi_attack/{method}/{mode}/{n}.tsv"
     conda:
         "../../envs/torch.yaml"
     threads: config["threads"]
@@ -177,9 +177,9 @@ rule multi_report:
             caption="../report/multi_sequential.rst",
         ),
     log:
-        "logs/multi/report.log",
+        "logs/multi_report.log",
     benchmark:
-        "benchmarks/multi/report.tsv"
+        "benchmarks/multi_report.tsv"
     conda:
         "../../envs/report.yaml"
     params:

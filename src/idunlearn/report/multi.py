@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from idunlearn.io import ArtefactError, read_json
 from idunlearn.report.figures import save_figure
@@ -127,6 +128,7 @@ def n_figure(table: pd.DataFrame, out: str | Path) -> None:
                     label=f"{method_label(method)} ({mode})",
                 )
             ax.set_xlabel("N forgotten identities")
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             ax.set_title(label)
         handles, labels = axes[0].get_legend_handles_labels()
         figure.legend(handles, labels, loc="outside lower center", ncols=min(len(labels), 4))
@@ -152,6 +154,7 @@ def sequential_figure(evaluations: pd.DataFrame, out: str | Path) -> None:
             ax.plot(arrivals, rows["retain_id_mean"], "k--", label="retain ID")
             ax.set_title(method_label(method))
             ax.set_xlabel("arrival")
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             ax.set_ylabel("ID")
         if not methods:
             axes[0].set_title("no sequential runs")

@@ -340,7 +340,8 @@ def get_multi_forget(wildcards):
 
 
 def multi_retain_inversions():
-    return [f"results/multi_invert/{name}.pt" for name in retain_names(MULTI["retain"])]
+    names = retain_names(MULTI.get("retain", 10))
+    return [f"results/multi_invert/{name}.pt" for name in names]
 
 
 def get_multi_previous(wildcards):

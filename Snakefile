@@ -36,6 +36,7 @@ include: "workflow/rules/unlearn.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/attack.smk"
 include: "workflow/rules/sweep.smk"
+include: "workflow/rules/multi.smk"
 include: "workflow/rules/report.smk"
 include: "workflow/rules/render.smk"
 

@@ -37,6 +37,7 @@ def test_more_identities_than_the_world_has_are_named_with_both_counts(config):
 def test_the_real_setting_counts_its_datasets_later(config):
     config["generator"] = "eg3d"
     config["identities"]["ood"] = 99
+    config["multi"]["methods"] = []  # multi runs on the synthetic world only (test below)
     assert config_problems(config) == []
 
 
@@ -74,3 +75,20 @@ def test_a_wrapped_schema_error_is_found_through_its_context():
     except RuntimeError as wrapped:
         # `from None` hides the context from tracebacks but keeps it on the exception
         assert schema_message(wrapped).startswith("config.unlearn.steps: 1.5 is not of type")
+
+
+def test_multi_methods_of_a_one_identity_kind_and_too_many_identities_are_named(config):
+    config["multi"] = {"grid": [1, 5], "retain": 2, "methods": ["guide", "cascaded", "nope"]}
+    problems = config_problems(config)
+    assert "multi.methods: unknown method(s) nope" in problems[0]
+    assert problems[1].startswith("multi.methods: cascaded of a one-identity kind")
+    assert problems[2] == (
+        "multi: max(grid) + retain = 7 identities, the world has 6 held-out ones"
+        " (world.num_heldout)"
+    )
+    config["multi"]["methods"] = []
+    assert config_problems(config) == []
+    config["multi"]["methods"], config["generator"] = ["guide"], "eg3d"
+    assert config_problems(config) == [
+        "multi: runs on the synthetic world only (generator synthetic)"
+    ]

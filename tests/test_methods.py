@@ -151,7 +151,7 @@ def test_schema_rejects_bad_comparison_keys_naming_them(change, named):
         validated(change)
 
 
-@pytest.mark.parametrize("kind", ["cascaded", "feature", "encoder", "adapter"])
+@pytest.mark.parametrize("kind", ["cascaded", "feature", "encoder", "adapter", "sugar"])
 def test_schema_keys_and_defaults_of_each_kind_are_the_registry_s(kind):
     """The schema's per-kind block names exactly the module's keys, with its defaults."""
     from dataclasses import fields

@@ -85,7 +85,7 @@ def test_a_changed_value_still_plans_its_jobs(finished):
     config = yaml.safe_load(TINY.read_text())
     config["unlearn"]["steps"] += 1
     jobs = dry_run(finished, config, "steps")
-    assert jobs["unlearn"] == 27  # 3 identities x 9 distinct runs (methods and ablations)
+    assert jobs["unlearn"] == 30  # 3 identities x 10 distinct runs (methods and ablations)
     assert "invert" not in jobs and "train_generator" not in jobs
 
 

@@ -118,6 +118,18 @@ def test_tiny_workflow_end_to_end(tiny_run):
             assert (results / "render" / scenario / identity / f"{method}.png").stat().st_size
     renders = np.load(results / "attack" / "ood" / "ood00" / "guide.npz")
     assert {"source", "unattacked", "reinv_optim", "search", "relearn_3"} <= set(renders.files)
+    # many identities: sugar at N = 2, simultaneous and after each sequential arrival
+    multi = (results / "tables" / "multi.csv").read_text().splitlines()
+    assert [row.split(",")[:3] for row in multi[1:]] == [
+        ["sugar", "sequential", "2"],
+        ["sugar", "simultaneous", "2"],
+    ]
+    arrival = json.loads(
+        (results / "multi_evaluate" / "sugar" / "sequential" / "1.json").read_text()
+    )
+    assert arrival["identities"] == ["multi00"] and 0 <= arrival["retain_id_mean"] <= 1
+    for name in ("multi_n", "multi_sequential"):
+        assert (results / "figures" / f"{name}.png").stat().st_size > 0
     # cached: a second run has nothing to do
     again = snakemake("--cores", "2", "--configfile", str(TINY), "-n", cwd=tmp_path)
     assert "Nothing to be done" in again.stdout + again.stderr

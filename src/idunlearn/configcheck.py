@@ -15,7 +15,8 @@ import jsonschema
 from idunlearn.methods import all_methods
 
 # Every config list that names methods: (block, key).
-METHOD_LISTS = (("attacks", "methods"),)
+METHOD_LISTS = (("attacks", "methods"), ("multi", "methods"))
+MULTI_KINDS = ("guide", "adapter", "sugar")  # idunlearn.multi.KINDS, without torch
 MAX_VALUE = 120  # characters of an offending value shown in a schema error
 
 
@@ -61,6 +62,33 @@ def method_list_problems(config: dict[str, Any]) -> list[str]:
     return problems
 
 
+def multi_problems(config: dict[str, Any]) -> list[str]:
+    """Multi methods of a kind whose objective covers one identity; more multi identities
+    than the world holds; the real setting (its multi identities are not indexed yet)."""
+    multi = config.get("multi", {})
+    if not multi.get("methods"):
+        return []
+    known = all_methods(config)
+    single = [n for n in multi["methods"] if n in known and known[n].kind not in MULTI_KINDS]
+    problems = (
+        [
+            f"multi.methods: {', '.join(single)} of a one-identity kind (multi kinds: "
+            f"{', '.join(MULTI_KINDS)})"
+        ]
+        if single
+        else []
+    )
+    if config["generator"] != "synthetic":
+        return [*problems, "multi: runs on the synthetic world only (generator synthetic)"]
+    wanted = max(multi.get("grid", [1, 2, 5, 10])) + multi.get("retain", 10)
+    if wanted > config["world"]["num_heldout"]:
+        problems.append(
+            f"multi: max(grid) + retain = {wanted} identities, the world has"
+            f" {config['world']['num_heldout']} held-out ones (world.num_heldout)"
+        )
+    return problems
+
+
 def config_problems(config: dict[str, Any]) -> list[str]:
     """Everything in a schema-valid config that cannot work, one message each."""
-    return count_problems(config) + method_list_problems(config)
+    return count_problems(config) + method_list_problems(config) + multi_problems(config)

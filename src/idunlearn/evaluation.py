@@ -189,13 +189,21 @@ def evaluate(
         after = embed(g_u.synthesis(w_u_after[None], cam)["image"])
     result["id_source_before"] = float(torch.cosine_similarity(source_emb, before)[0])
     result["id_source_after"] = float(torch.cosine_similarity(source_emb, after)[0])
-    z, cameras = fid_latents(g_s, int(reference["n"]), int(reference["seed"]))
+    return result | fid_metrics(g_u, features, reference, batch)
+
+
+def fid_metrics(
+    g_u: GeneratorAdapter, features: Images, reference: dict[str, np.ndarray], batch: int
+) -> dict[str, float]:
+    """FID_pre (G_s vs G_u on the reference's z and cameras), FID(real, G_u), dFID_real."""
+    z, cameras = fid_latents(g_u, int(reference["n"]), int(reference["seed"]))
     u_stats = feature_statistics(generated_features(g_u, z, cameras, features, batch))
-    result["fid_pre"] = frechet_distance((reference["gen_mu"], reference["gen_sigma"]), u_stats)
     fid_real_gu = frechet_distance((reference["real_mu"], reference["real_sigma"]), u_stats)
-    result["fid_real"] = fid_real_gu
-    result["dfid_real"] = fid_real_gu - float(reference["fid_real_gs"])
-    return result
+    return {
+        "fid_pre": frechet_distance((reference["gen_mu"], reference["gen_sigma"]), u_stats),
+        "fid_real": fid_real_gu,
+        "dfid_real": fid_real_gu - float(reference["fid_real_gs"]),
+    }
 
 
 def run_fid_reference(

@@ -7,6 +7,8 @@ name points at.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pandas as pd
 
@@ -18,6 +20,8 @@ SCENARIOS = ("random", "ind", "ood")
 # listed photos are indexed in order, the first the source (real setting, config guide_sample).
 SAMPLE = "guide_sample"
 COLUMNS = ["scenario", "identity", "label", "source_index", "other_indices", "z_seed"]
+# The multi experiment's held-out identities: multi00.. (forgotten, in arrival order), retain00..
+FORGET, RETAIN, MULTI_SCENARIO = "multi", "retain", "ood"
 
 
 def identity_names(scenario: str, count: int) -> list[str]:
@@ -107,3 +111,44 @@ def lookup(table: pd.DataFrame, scenario: str, name: str) -> pd.Series:
     if rows.empty:
         raise KeyError(f"identity {name!r} of scenario {scenario!r} is not in the identity table")
     return rows.iloc[0]
+
+
+def forget_names(count: int) -> list[str]:
+    return [f"{FORGET}{k:02d}" for k in range(count)]
+
+
+def retain_names(count: int) -> list[str]:
+    return [f"{RETAIN}{k:02d}" for k in range(count)]
+
+
+def forget_sets(grid: Sequence[int]) -> dict[int, list[str]]:
+    """N -> the names of the N forgotten identities: prefixes of one order, so nested."""
+    return {n: forget_names(n) for n in sorted(set(grid))}
+
+
+def select_multi(
+    identity: np.ndarray,  # dataset label per image
+    heldout: np.ndarray,  # dataset held-out flag per image
+    image_index: np.ndarray,  # index of each image within its identity (0 = source photo)
+    forget: int,
+    retain: int,
+    seed: int,
+) -> pd.DataFrame:
+    """An identity table (identities.COLUMNS, scenario ood): one seeded permutation of the
+    held-out identities; its first `forget` are multi00.. in arrival order, the next
+    `retain` are retain00.."""
+    labels = np.unique(identity[heldout])
+    if forget + retain > len(labels):
+        raise ValueError(
+            f"multi: {forget} forgotten + {retain} retained identities asked for,"
+            f" the world has {len(labels)} held-out identities"
+        )
+    order = np.random.default_rng(derive_seed(seed, "multi")).permutation(labels)
+    names = forget_names(forget) + retain_names(retain)
+    rows = []
+    for name, label in zip(names, order[: forget + retain], strict=True):
+        images = np.flatnonzero(identity == label)
+        source = images[image_index[images] == 0][0]
+        others = " ".join(str(i) for i in images if i != source)
+        rows.append([MULTI_SCENARIO, name, int(label), int(source), others, -1])
+    return pd.DataFrame(rows, columns=COLUMNS)

@@ -19,10 +19,14 @@ class LossConfig:
     num_adj: int = 2  # N_a
     num_global: int = 2  # N_g
     reduction: str = "mean"  # over N_a and N_g: "mean" (paper eqs. 7-8) or "sum" (reference code)
+    ewc: float = 0.0  # lambda_ewc on sum F (theta - theta_0)^2 (SUGAR); 0 switches it off
+    fisher_samples: int = 8  # mapped latents whose tri-plane gradients give the diagonal F
 
     def __post_init__(self) -> None:
         if self.reduction not in ("mean", "sum"):
             raise ValueError(f"reduction must be 'mean' or 'sum', got {self.reduction!r}")
+        if self.ewc < 0 or self.fisher_samples < 1:
+            raise ValueError("ewc must be >= 0 and fisher_samples >= 1")
 
     @property
     def adj_draws(self) -> int:

@@ -10,7 +10,13 @@ from snakemake.settings.types import DeploymentMethod
 from snakemake.utils import validate
 
 from idunlearn.configcheck import config_problems, schema_message
-from idunlearn.identities import SAMPLE, SCENARIOS, identity_names
+from idunlearn.identities import (
+    SAMPLE,
+    SCENARIOS,
+    forget_names,
+    identity_names,
+    retain_names,
+)
 from idunlearn.job import outdate_restored
 from idunlearn.methods import all_methods, canonical_names, settings_json
 from idunlearn.seeding import derive_seed
@@ -79,6 +85,8 @@ wildcard_constraints:
     identity=r"[a-z_]+\d+",
     method="|".join(re.escape(name) for name in sorted(METHODS, key=len, reverse=True)),
     role="loss|eval",
+    mode="simultaneous|sequential",
+    n=r"[1-9]\d*",
     target=r"average|ufo_d-?[0-9.]+",
 
 
@@ -310,6 +318,95 @@ def get_final_output():
         *(f"results/tables/{name}.md" for name in table_names()),
         *(f"results/figures/{name}.png" for name in figure_names()),
         *visual_outputs(),  # workflow/rules/render.smk
+        *multi_outputs(),  # workflow/rules/multi.smk
+    ]
+
+
+# The multi-identity experiment (config `multi`; workflow/rules/multi.smk).
+MULTI = config.get("multi", {})
+
+
+def multi_methods():
+    return MULTI.get("methods", [])
+
+
+def multi_forget(n):
+    """The first n forgotten identities' inversions (nested: arrival order)."""
+    return [f"results/multi_invert/{name}.pt" for name in forget_names(int(n))]
+
+
+def get_multi_forget(wildcards):
+    return multi_forget(wildcards.n)
+
+
+def multi_retain_inversions():
+    names = retain_names(MULTI.get("retain", 10))
+    return [f"results/multi_invert/{name}.pt" for name in names]
+
+
+def get_multi_previous(wildcards):
+    """Sequential arrival n > 1 starts from arrival n - 1's G_u."""
+    if wildcards.mode != "sequential" or int(wildcards.n) == 1:
+        return {}
+    m = wildcards.method
+    return {
+        "previous": f"results/multi_unlearn/{m}/sequential/{int(wildcards.n) - 1}.pt"
+    }
+
+
+def multi_per_step_flag(wildcards):
+    per_step = MULTI.get("per_step")
+    return "" if per_step is None else f"--per-step {per_step}"
+
+
+def repeated(flag, paths):
+    """`flag path` for each path (a CLI option given once per file)."""
+    return " ".join(f"{flag} {shlex.quote(str(path))}" for path in paths)
+
+
+def multi_runs():
+    """(method, mode, n): simultaneous at each N of the grid, sequential at every arrival."""
+    grid = sorted(set(MULTI.get("grid", [])))
+    modes = MULTI.get("modes", ["simultaneous", "sequential"])
+    runs = []
+    for method in multi_methods():
+        runs += [(method, "simultaneous", n) for n in grid if "simultaneous" in modes]
+        if "sequential" in modes and grid:
+            runs += [(method, "sequential", n) for n in range(1, grid[-1] + 1)]
+    return runs
+
+
+def multi_records(kind):
+    """Evaluations of every run; attacks on the final G_u of each N of the grid."""
+    grid = set(MULTI.get("grid", []))
+    runs = multi_runs()
+    if kind == "attack":
+        runs = [r for r in runs if r[2] in grid] if MULTI.get("relearn") else []
+    return [f"results/multi_{kind}/{m}/{mode}/{n}.json" for m, mode, n in runs]
+
+
+def multi_caption():
+    retain = MULTI.get("retain", 0)
+    per_step = MULTI.get("per_step")
+    covered = "all" if per_step is None else f"{per_step} per step"
+    return (
+        f"Forgetting N held-out identities ({config['generator']}, {config['unlearn']['steps']}"
+        f" steps per unlearning; simultaneous steps cover {covered}; sequential rows after"
+        f" arrival N). ID of the forgotten identities (lower is better): mean ± 95 % CI"
+        f" half-width and worst; retain ID over {retain} identities never forgotten"
+        " (G_s vs G_u, higher is better); FID_pre, dFID_real over"
+        f" {config['evaluation']['fid_samples']} samples; ID after relearning on every"
+        " forgotten source photo."
+    )
+
+
+def multi_outputs():
+    if not multi_runs():
+        return []
+    return [
+        "results/tables/multi.md",
+        "results/figures/multi_n.png",
+        "results/figures/multi_sequential.png",
     ]
 
 

@@ -93,8 +93,8 @@ def html_page(path, **flags):
 
 
 def report_tables():
-    """The tables with a report page: the paper's, the attacks and the claims."""
-    return [*table_names(), "claims"]
+    """The tables with a report page: the paper's, the attacks, the claims, the multi table."""
+    return [*table_names(), "claims", *(["multi"] if multi_outputs() else [])]
 
 
 def report_pages_outputs():

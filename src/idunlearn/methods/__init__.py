@@ -70,6 +70,14 @@ KINDS: dict[str, Kind] = {
             o.adapter_options,
             o.adapter_entry,
         ),
+        Kind(
+            "sugar",
+            o.SugarOptions,
+            "idunlearn.methods.sugar",
+            o.SUGAR_KEYS,
+            o.sugar_options,
+            o.sugar_entry,
+        ),
     )
 }
 

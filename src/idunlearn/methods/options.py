@@ -80,6 +80,7 @@ class GuideOptions:
 
 
 GUIDE_KEYS = ("target", "d", *LOSS_KEYS)
+EWC_KEYS = ("ewc", "fisher_samples")
 
 
 def guide_options(entry: dict[str, Any], shared: dict[str, Any]) -> GuideOptions:
@@ -96,6 +97,8 @@ def guide_entry(opts: GuideOptions) -> dict[str, Any]:
     """The entry that `options` reads back to `opts`, every key resolved (weights as
     floats, so `alpha_max: 15` and `15.0` give the same settings)."""
     loss = {k: getattr(opts.loss, k) for k in LOSS_KEYS}
+    if opts.loss.ewc == 0:  # off: the settings of jobs from before EWC existed, unchanged
+        loss = {k: v for k, v in loss.items() if k not in EWC_KEYS}
     floats = {f.name for f in fields(LossConfig) if isinstance(f.default, float)}
     return {
         "target": opts.target,
@@ -111,6 +114,8 @@ def effective(loss: LossConfig) -> LossConfig:
         loss = replace(loss, alpha_max=default.alpha_max, num_adj=default.num_adj)
     if loss.global_weight == 0:
         loss = replace(loss, num_global=default.num_global)
+    if loss.ewc == 0:
+        loss = replace(loss, fisher_samples=default.fisher_samples)
     if loss.adj_weight == 0 and loss.global_weight == 0:
         loss = replace(loss, reduction=default.reduction)
     return loss
@@ -249,3 +254,57 @@ def adapter_entry(opts: AdapterOptions) -> dict[str, Any]:
     own = {k: getattr(opts, k) for k in ADAPTER_OWN_KEYS}
     own["stages"] = None if opts.stages is None else list(opts.stages)
     return {**guide_entry(opts.objective), **own, "sweep": list(opts.sweep)}
+
+
+# --- sugar --------------------------------------------------------------------------------
+
+# GUIDE's loss keys without L_global (EWC replaces it)
+SUGAR_LOSS_KEYS = tuple(k for k in LOSS_KEYS if k not in ("global_weight", "num_global"))
+SUGAR_OWN_KEYS = ("d", "trigger_width", "trigger_steps", "trigger_lr", "trigger_batch")
+SUGAR_KEYS = (*SUGAR_OWN_KEYS, *SUGAR_LOSS_KEYS)
+# SUGAR's objective unless the entry says otherwise (the `loss` block has no weights)
+SUGAR_LOSS_DEFAULTS = {"adj_weight": 1.0, "ewc": 1.0}
+
+
+@dataclass(frozen=True)
+class SugarOptions:
+    d: float = 20.0  # distance of every target from w_avg (SUGAR: 20)
+    trigger_width: int = 64  # hidden units of the trigger network's residual MLP
+    trigger_steps: int = 50  # its training steps on the frozen G_s
+    trigger_lr: float = 1e-3  # its Adam learning rate
+    trigger_batch: int = 4  # fresh mapped latents per trigger step, beside the identities'
+    loss: LossConfig = LossConfig(**SUGAR_LOSS_DEFAULTS)
+
+    def __post_init__(self) -> None:
+        if self.trigger_width < 1 or self.trigger_steps < 0 or self.trigger_batch < 0:
+            raise ValueError("trigger_width must be >= 1, trigger_steps and trigger_batch >= 0")
+        if self.loss.global_weight != 0:
+            raise ValueError("sugar has no L_global (its EWC penalty replaces it)")
+
+    @property
+    def needs(self) -> frozenset[str]:
+        return frozenset({LOSS_IDENTITY})
+
+
+def sugar_options(entry: dict[str, Any], shared: dict[str, Any]) -> SugarOptions:
+    """Own keys and GUIDE's loss keys (but L_global's); the `loss` block fills the rest."""
+    loss = {k: entry.get(k, SUGAR_LOSS_DEFAULTS.get(k, shared.get(k))) for k in SUGAR_LOSS_KEYS}
+    own = {k: entry[k] for k in SUGAR_OWN_KEYS if k in entry}
+    return SugarOptions(loss=LossConfig(**{k: v for k, v in loss.items() if v is not None}), **own)
+
+
+def sugar_entry(opts: SugarOptions) -> dict[str, Any]:
+    """The entry that `options` reads back to `opts`, every key resolved."""
+    floats = {f.name for f in fields(LossConfig) if isinstance(f.default, float)}
+    loss = {k: getattr(opts.loss, k) for k in SUGAR_LOSS_KEYS}
+    own = {k: getattr(opts, k) for k in SUGAR_OWN_KEYS}
+    return {
+        **{k: float(v) if k in floats else v for k, v in loss.items()},
+        **own,
+        "d": float(opts.d),
+        "trigger_lr": float(opts.trigger_lr),
+    }
+
+
+def with_loss(opts: SugarOptions, **changes: Any) -> SugarOptions:
+    return replace(opts, loss=replace(opts.loss, **changes))

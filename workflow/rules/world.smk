@@ -33,11 +33,13 @@ rule train_generator:
     threads: config["threads"]
     params:
         schedule=flags(config["world"]["generator"], *SCHEDULE_KEYS),
+        fit=flags(config["world"]["generator_fit"], *GENERATOR_FIT_KEYS),
         w_norm=config["world"]["w_norm"],
         seed=seed_for("train_generator"),
     shell:
         "run_step {log:q} train_generator --dataset {input:q} --out {output:q}"
-        " --w-norm {params.w_norm} {params.schedule} --seed {params.seed} --threads {threads}"
+        " --w-norm {params.w_norm} {params.fit} {params.schedule} --seed {params.seed}"
+        " --threads {threads}"
 
 
 rule train_identity:

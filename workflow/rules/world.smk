@@ -133,11 +133,13 @@ rule world_quality:
             **config["inversion"]
         ),
         samples=config["world"]["quality_samples"],
+        people=config["world"]["quality_inversions"],
         seed=seed_for("world_quality"),
     shell:
         "run_step {log:q} world_quality --dataset {input.dataset:q}"
         " --generator {input.generator:q} --loss-identity {input.loss_identity:q}"
         " --eval-identity {input.eval_identity:q} --encoder {input.encoder:q}"
         " --features {input.features:q} {params.inversion}"
-        " {params.lpips} --samples {params.samples} --out-json {output.json:q}"
+        " {params.lpips} --inversion-identities {params.people} --samples {params.samples}"
+        " --out-json {output.json:q}"
         " --out-png {output.png:q} --seed {params.seed} --threads {threads}"

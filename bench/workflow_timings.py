@@ -4,8 +4,9 @@
     python bench/workflow_timings.py --benchmarks benchmarks                  # report a past run
 
 A run happens in a fresh temporary directory (nothing cached), with --cores.
-Per rule it prints the number of jobs, their summed and largest seconds, and
-their peak memory, from Snakemake's `benchmark:` files.
+Per rule it prints the number of jobs, their summed and largest seconds, their
+summed CPU seconds (what a shared machine's load does not inflate), and their
+peak memory, from Snakemake's `benchmark:` files.
 """
 
 from __future__ import annotations
@@ -27,25 +28,44 @@ def rule_table(benchmarks: Path) -> pd.DataFrame:
     for path in sorted(benchmarks.rglob("*.tsv")):
         rule = path.relative_to(benchmarks).parts[0].removesuffix(".tsv")
         record = pd.read_csv(path, sep="\t").iloc[-1]
-        rows.append({"rule": rule, "s": float(record["s"]), "max_rss_mb": record["max_rss"]})
+        rows.append(
+            {
+                "rule": rule,
+                "s": float(record["s"]),
+                "cpu_s": record["cpu_time"],
+                "max_rss_mb": record["max_rss"],
+            }
+        )
     if not rows:
         raise click.ClickException(f"no benchmark files under {benchmarks}")
     table = pd.DataFrame(rows).replace("-", float("nan"))
-    table["max_rss_mb"] = pd.to_numeric(table["max_rss_mb"])
+    for column in ("cpu_s", "max_rss_mb"):
+        table[column] = pd.to_numeric(table[column])
     return table.groupby("rule").agg(
-        jobs=("s", "size"), total_s=("s", "sum"), max_s=("s", "max"), peak_mb=("max_rss_mb", "max")
+        jobs=("s", "size"),
+        total_s=("s", "sum"),
+        max_s=("s", "max"),
+        cpu_s=("cpu_s", "sum"),
+        peak_mb=("max_rss_mb", "max"),
     )
 
 
 @click.command()
 @click.option("--configfile", type=click.Path(exists=True, dir_okay=False), help="run this config")
-@click.option("--cores", type=click.IntRange(min=1), default=2, show_default=True)
+@click.option(
+    "--cores", type=click.IntRange(min=1), default=2, show_default=True, help="snakemake --cores"
+)
+@click.option(
+    "--target", multiple=True, help="run only these targets (e.g. results/world/quality.json)"
+)
 @click.option(
     "--benchmarks",
     type=click.Path(exists=True, file_okay=False),
     help="report an existing benchmarks/ folder instead of running",
 )
-def main(configfile: str | None, cores: int, benchmarks: str | None) -> None:
+def main(
+    configfile: str | None, cores: int, target: tuple[str, ...], benchmarks: str | None
+) -> None:
     """Time a workflow run (or read a past one) and print per-rule figures."""
     if benchmarks is None:
         if configfile is None:
@@ -62,6 +82,7 @@ def main(configfile: str | None, cores: int, benchmarks: str | None) -> None:
             "--cores",
             str(cores),
             "-q",
+            *target,
         ]
         start = time.perf_counter()
         subprocess.run(command, cwd=workdir, check=True)

@@ -4,14 +4,15 @@
     python bench/workflow_timings.py --benchmarks benchmarks                  # report a past run
 
 A run happens in a fresh temporary directory (nothing cached), with --cores.
-Per rule it prints the number of jobs, their summed and largest seconds, and
-their peak memory, from Snakemake's `benchmark:` files, and the fixed cost of a
+Per rule it prints the number of jobs, their summed and largest seconds, their
+summed CPU seconds (what a shared machine's load does not inflate), and their
+peak memory, from Snakemake's `benchmark:` files, and the fixed cost of a
 job: the seconds its step takes to start and exit (`STEP.py --help`: interpreter,
 imports, click), cold (a fresh `python`) and warm (forked from idunlearn.warm,
 as the workflow starts steps), with the share of the rule's time that start is.
 The steps that build LPIPS import torchvision later, so their cold start is a
 lower bound. Peak memory needs IDUNLEARN_WARM=0: Snakemake measures the job's
-own process tree, which a forked step is not in.
+own process tree, which a forked step is not in (nor its CPU seconds).
 """
 
 from __future__ import annotations
@@ -35,13 +36,25 @@ def rule_table(benchmarks: Path) -> pd.DataFrame:
     for path in sorted(benchmarks.rglob("*.tsv")):
         rule = path.relative_to(benchmarks).parts[0].removesuffix(".tsv")
         record = pd.read_csv(path, sep="\t").iloc[-1]
-        rows.append({"rule": rule, "s": float(record["s"]), "max_rss_mb": record["max_rss"]})
+        rows.append(
+            {
+                "rule": rule,
+                "s": float(record["s"]),
+                "cpu_s": record["cpu_time"],
+                "max_rss_mb": record["max_rss"],
+            }
+        )
     if not rows:
         raise click.ClickException(f"no benchmark files under {benchmarks}")
     table = pd.DataFrame(rows).replace("-", float("nan"))
-    table["max_rss_mb"] = pd.to_numeric(table["max_rss_mb"])
+    for column in ("cpu_s", "max_rss_mb"):
+        table[column] = pd.to_numeric(table[column])
     return table.groupby("rule").agg(
-        jobs=("s", "size"), total_s=("s", "sum"), max_s=("s", "max"), peak_mb=("max_rss_mb", "max")
+        jobs=("s", "size"),
+        total_s=("s", "sum"),
+        max_s=("s", "max"),
+        cpu_s=("cpu_s", "sum"),
+        peak_mb=("max_rss_mb", "max"),
     )
 
 
@@ -83,6 +96,9 @@ def with_start_costs(table: pd.DataFrame) -> pd.DataFrame:
     "--cores", type=click.IntRange(min=1), default=2, show_default=True, help="snakemake --cores"
 )
 @click.option(
+    "--target", multiple=True, help="run only these targets (e.g. results/world/quality.json)"
+)
+@click.option(
     "--benchmarks",
     type=click.Path(exists=True, file_okay=False),
     help="report an existing benchmarks/ folder instead of running",
@@ -93,7 +109,13 @@ def with_start_costs(table: pd.DataFrame) -> pd.DataFrame:
     show_default=True,
     help="also time each rule's step starting cold and warm (a few seconds per rule)",
 )
-def main(configfile: str | None, cores: int, benchmarks: str | None, start_costs: bool) -> None:
+def main(
+    configfile: str | None,
+    cores: int,
+    target: tuple[str, ...],
+    benchmarks: str | None,
+    start_costs: bool,
+) -> None:
     """Time a workflow run (or read a past one) and print per-rule figures."""
     if benchmarks is None:
         if configfile is None:
@@ -110,6 +132,7 @@ def main(configfile: str | None, cores: int, benchmarks: str | None, start_costs
             "--cores",
             str(cores),
             "-q",
+            *target,
         ]
         start = time.perf_counter()
         subprocess.run(command, cwd=workdir, check=True)

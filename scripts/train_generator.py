@@ -22,13 +22,35 @@ from idunlearn.world.build import build_generator
     show_default=True,
     help="median ||w - w_avg||_F after training",
 )
+@click.option(
+    "--feature-weight",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    show_default=True,
+    help="extra L1 weight on the eyes, brows, nose and mouth (0: plain L1)",
+)
+@click.option(
+    "--fresh-share",
+    type=click.FloatRange(min=0, max=1, max_open=True),
+    default=0.0,
+    show_default=True,
+    help="share of every batch rendered from new codes (0: the dataset only)",
+)
+@click.option(
+    "--coords",
+    type=bool,
+    default=False,
+    show_default=True,
+    help="coordinate planes into the generator's convolutions",
+)
 @schedule_options
 @threads_option
 @seeded
 @step
-def main(dataset, out, w_norm, steps, batch_size, lr, seed):
+def main(dataset, out, w_norm, feature_weight, fresh_share, coords, steps, batch_size, lr, seed):
     """Fit G(z, yaw) to the dataset's images from their known codes."""
-    build_generator(dataset, out, Schedule(steps, batch_size, lr), seed, w_norm)
+    schedule = Schedule(steps, batch_size, lr)
+    build_generator(dataset, out, schedule, seed, w_norm, feature_weight, fresh_share, coords)
 
 
 if __name__ == "__main__":

@@ -67,6 +67,12 @@ from idunlearn.world.quality import run_world_quality
 )
 @lpips_options
 @click.option(
+    "--inversion-identities",
+    type=click.IntRange(min=1),
+    default=None,
+    help="held-out identities whose first two images are inverted (default: all)",
+)
+@click.option(
     "--samples",
     type=click.IntRange(min=10),
     default=1000,
@@ -100,6 +106,7 @@ def main(
     inversion_lpips,
     lpips_net,
     lpips_random,
+    inversion_identities,
     samples,
     out_json,
     out_png,
@@ -120,6 +127,7 @@ def main(
         seed,
         out_json,
         out_png,
+        inversion_identities,
     )
     click.echo(report)
 

@@ -17,6 +17,7 @@ from idunlearn.world.dataset import (
     spec_of,
     to_float_images,
 )
+from idunlearn.world.quality import inversion_rows
 from idunlearn.world.renderer import IDENTITY_PARAMS, NUISANCE_PARAMS, render
 
 TINY = WorldSpec(
@@ -127,3 +128,11 @@ def test_spec_validation() -> None:
     with pytest.raises(ValueError):
         WorldSpec(images_per_identity=0)
     assert WorldSpec().num_images == 500 * 8 + 50 * 6
+
+
+def test_the_quality_check_inverts_two_images_of_the_first_people() -> None:
+    labels = np.array([5, 5, 5, 6, 6, 7, 7])
+    image_index = np.array([0, 1, 2, 0, 1, 0, 1])
+    assert inversion_rows(image_index, labels, 2).tolist() == [0, 1, 3, 4]
+    assert inversion_rows(image_index, labels, None).tolist() == [0, 1, 3, 4, 5, 6]
+    assert inversion_rows(image_index, labels, 10).tolist() == [0, 1, 3, 4, 5, 6]

@@ -1,11 +1,15 @@
 import math
 
+import numpy as np
 import pytest
 import torch
 
 from idunlearn.checkpoints import save_checkpoint
 from idunlearn.generators.synthetic import SyntheticGenerator, load_generator, save_generator
 from idunlearn.io import ArtefactError
+from idunlearn.training import GeneratorData, image_gradient_l1, image_l1, weighted_mean
+from idunlearn.world import renderer
+from idunlearn.world.build import feature_weights, fresh_renders
 
 
 @pytest.fixture(scope="module")
@@ -75,3 +79,78 @@ def test_a_refused_weights_only_load_says_so_not_corrupt(tmp_path):
     message = str(err.value)
     assert message.startswith(f"checkpoint {path} holds objects a weights-only load refuses")
     assert "(GLOBAL test_generator.Pickled)" in message and "corrupt" not in message
+
+
+# -- how the generator is fit: feature weights, fresh renders, coordinate planes -------------
+
+
+def test_weighted_mean_and_gradient_l1_by_hand():
+    values = torch.tensor([[[[1.0, 3.0]]]])
+    assert weighted_mean(values, torch.tensor([[[[1.0, 3.0]]]])).item() == pytest.approx(2.5)
+    a = torch.tensor([[[[0.0, 1.0], [2.0, 4.0]]]])
+    b = torch.zeros_like(a)
+    weights = torch.tensor([[[[1.0, 3.0], [2.0, 5.0]]]])
+    # dx = [1, 2] weighed by the left pixels [1, 2]; dy = [2, 3] by the upper ones [1, 3]
+    assert image_gradient_l1(a, b, weights).item() == pytest.approx(5 / 3 + 11 / 4)
+    assert image_gradient_l1(a, b).item() == pytest.approx(1.5 + 2.5)
+    assert image_gradient_l1(a, b, torch.ones_like(a)).item() == pytest.approx(4.0)
+    # pixels |a| = [0, 1, 2, 4] under the same weights: 27 / 11
+    assert image_l1(a, b, weights).item() == pytest.approx(27 / 11 + 5 / 3 + 11 / 4)
+    assert image_l1(a, b, None).item() == pytest.approx(7 / 4 + 4.0)
+
+
+def test_feature_weights_peak_on_the_small_features():
+    rng = np.random.default_rng(0)
+    identity = renderer.sample_identity_codes(3, rng)
+    yaw = np.array([0.0, 0.3, -0.3], dtype=np.float32)
+    weights = feature_weights(identity, yaw, 64, 8.0)
+    assert weights.shape == (3, 1, 64, 64)
+    points = renderer.landmarks(identity, yaw, 64)
+    for name in ("eye_left", "eye_right", "brow_left", "nose_tip"):
+        x, y = np.rint(points[:, renderer.LANDMARK_NAMES.index(name)]).astype(int).T
+        assert (weights[np.arange(3), 0, y, x] > 1 + 8.0 * 0.9).all(), name
+    assert weights[:, 0, 0, 0].max() < 1.001 and weights.min() >= 1.0  # corners: weight 1
+    assert torch.equal(feature_weights(identity, yaw, 64, 0.0), torch.ones(3, 1, 64, 64))
+
+
+def test_fresh_renders_are_the_renderers_quantised_images_of_seeded_codes():
+    draw = fresh_renders(64, 0.4, 8.0)
+    images, codes, yaw, weights = draw(4, np.random.default_rng(3))
+    again = draw(4, np.random.default_rng(3))
+    assert all(torch.equal(x, y) for x, y in zip((images, codes, yaw, weights), again, strict=True))
+    k = len(renderer.IDENTITY_PARAMS)
+    rendered = renderer.render(codes[:, :k].numpy(), codes[:, k:].numpy(), yaw[:, 0].numpy())
+    assert (images - torch.from_numpy(rendered)).abs().max() <= 1 / 127.5  # uint8 steps
+    assert yaw.abs().max() <= 0.4 and weights.shape == (4, 1, 64, 64)
+    assert fresh_renders(64, 0.4, None)(2, np.random.default_rng(0))[3] is None
+
+
+def test_a_batch_takes_its_fresh_share_from_the_renders():
+    images, codes, yaw = torch.zeros(6, 3, 4, 4), torch.zeros(6, 2), torch.zeros(6, 1)
+    calls = []
+
+    def fresh(n, rng):
+        calls.append(n)
+        return torch.ones(n, 3, 4, 4), torch.ones(n, 2), torch.ones(n, 1), None
+
+    data = GeneratorData(images, codes, yaw, None, fresh, 0.5)
+    real, z, cam, weights = data.batch(torch.tensor([5, 1, 2, 3]), np.random.default_rng(0))
+    assert calls == [2] and weights is None
+    assert real[:2].eq(0).all() and real[2:].eq(1).all() and z[2:].eq(1).all()
+    plain = GeneratorData(images, codes, yaw).batch(torch.tensor([5, 1]), None)
+    assert len(plain[0]) == 2 and plain[3] is None
+
+
+def test_coordinate_planes_feed_every_conv_and_survive_a_checkpoint(tmp_path):
+    torch.manual_seed(0)
+    g = SyntheticGenerator(z_dim=7, coords=True).eval()
+    assert g.backbone[0].weight.shape[1] == 64 + 3 and g.head[0].weight.shape[1] == 32 + 3
+    planes = g.planes(torch.zeros(2, 5, 4, 4))
+    assert planes.shape == (2, 8, 4, 4)
+    assert planes[0, 5, 0].tolist() == pytest.approx([-1, -1 / 3, 1 / 3, 1])  # x
+    assert planes[0, 7].eq(1).all()  # the ones plane
+    save_generator(tmp_path / "g.pt", g)
+    ws, cam = g.mapping(torch.randn(2, 7)), torch.zeros(2, 1)
+    loaded = load_generator(tmp_path / "g.pt")
+    assert torch.equal(loaded.synthesis(ws, cam)["image"], g.synthesis(ws, cam)["image"])
+    assert SyntheticGenerator(z_dim=7).planes(planes).shape == planes.shape  # off: unchanged

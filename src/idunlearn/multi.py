@@ -37,7 +37,7 @@ from idunlearn.inversion import INVERSION_KIND
 from idunlearn.io import ArtefactError, read_npz, write_json
 from idunlearn.loop import trainable_copy
 from idunlearn.losses import Embedder, LossConfig, Perceptual
-from idunlearn.methods import adapter, method_from_settings, module, sugar
+from idunlearn.methods import adapter, implementation, method_from_settings, sugar
 from idunlearn.methods.base import Method
 from idunlearn.metrics import identity_similarity
 from idunlearn.system import UNLEARNED_KIND, load_inversion
@@ -217,7 +217,9 @@ def load_multi(generator: str, unlearned: str, dev: torch.device) -> tuple[dict,
         raise ArtefactError(f"{unlearned} is not a multi unlearn output (no mode recorded)")
     method = method_from_settings(meta["method"], meta["settings"])
     g_s = load_generator(generator, dev)
-    return meta, module(method.kind).system(g_s, payload["state_dict"], method.options, None, dev)
+    return meta, implementation(method.kind).system(
+        g_s, payload["state_dict"], method.options, None, dev
+    )
 
 
 def run_multi_evaluate(job: MultiEvalJob) -> None:

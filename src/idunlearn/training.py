@@ -107,11 +107,63 @@ def augment(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     return out.clamp(-1, 1)
 
 
-def image_gradient_l1(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """L1 between horizontal and vertical differences: keeps edges sharp under regression."""
+def image_gradient_l1(
+    a: torch.Tensor, b: torch.Tensor, weights: torch.Tensor | None = None
+) -> torch.Tensor:
+    """L1 between horizontal and vertical differences: keeps edges sharp under regression.
+    `weights` [B, 1, H, W] weigh each difference by its left (upper) pixel's weight."""
     dx = (a[..., :, 1:] - a[..., :, :-1]) - (b[..., :, 1:] - b[..., :, :-1])
     dy = (a[..., 1:, :] - a[..., :-1, :]) - (b[..., 1:, :] - b[..., :-1, :])
-    return dx.abs().mean() + dy.abs().mean()
+    if weights is None:
+        return dx.abs().mean() + dy.abs().mean()
+    return weighted_mean(dx.abs(), weights[..., :, :-1]) + weighted_mean(
+        dy.abs(), weights[..., :-1, :]
+    )
+
+
+def weighted_mean(values: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """Mean of `values` under pixel `weights` (shared by the channels), normalised by them:
+    a weight map moves the loss between pixels without changing its scale."""
+    weights = weights.expand_as(values)
+    return (values * weights).sum() / weights.sum()
+
+
+def image_l1(fake: torch.Tensor, real: torch.Tensor, weights: torch.Tensor | None) -> torch.Tensor:
+    """The generator's regression loss: (weighted) L1 of pixels and of their differences."""
+    if weights is None:
+        return F.l1_loss(fake, real) + image_gradient_l1(fake, real)
+    return weighted_mean((fake - real).abs(), weights) + image_gradient_l1(fake, real, weights)
+
+
+#: Renders of new codes: (n, rng) -> images [n, 3, H, W], codes [n, z_dim], yaw [n, 1] and
+#: pixel weights [n, 1, H, W] (or None), drawn only from `rng`.
+Fresh = Callable[[int, np.random.Generator], tuple[torch.Tensor, ...]]
+
+
+@dataclass(frozen=True)
+class GeneratorData:
+    """What the generator regresses: the dataset's examples, optional pixel weights, and
+    an optional renderer of new codes that fills `fresh_share` of every batch."""
+
+    images: torch.Tensor  # [N, 3, 64, 64] in [-1, 1], training identities only
+    codes: torch.Tensor  # [N, z_dim] the renderer codes of each image (identity + nuisance)
+    yaw: torch.Tensor  # [N, 1] the camera of each image
+    weights: torch.Tensor | None = None  # [N, 1, 64, 64]; `fresh` gives weights iff this does
+    fresh: Fresh | None = None
+    fresh_share: float = 0.0
+
+    def batch(self, idx: torch.Tensor, rng: np.random.Generator) -> tuple:
+        """Images, codes, yaw and weights of one step: `idx`'s dataset rows, the last
+        `fresh_share` of them replaced by fresh renders."""
+        n_fresh = round(self.fresh_share * len(idx)) if self.fresh is not None else 0
+        idx = idx[: len(idx) - n_fresh]
+        weights = None if self.weights is None else self.weights[idx]
+        parts = [(self.images[idx], self.codes[idx], self.yaw[idx], weights)]
+        if n_fresh:
+            parts.append(self.fresh(n_fresh, rng))
+        return tuple(
+            None if column[0] is None else torch.cat(column) for column in zip(*parts, strict=True)
+        )
 
 
 def train_generator(
@@ -122,6 +174,10 @@ def train_generator(
     seed: int,
     w_norm: float,  # target median ||w - w_avg||_F after training (see rescale_w)
     w_avg_beta: float = 0.995,
+    weights: torch.Tensor | None = None,  # [N, 1, 64, 64] pixel weights of the L1 terms
+    fresh: Fresh | None = None,  # renders of new codes (same weights contract)
+    fresh_share: float = 0.0,  # the share of every batch that `fresh` renders
+    coords: bool = False,  # the generator's coordinate planes (SyntheticGenerator)
 ) -> SyntheticGenerator:
     """Fit G(z, camera) to the dataset as a neural renderer with known codes.
 
@@ -129,16 +185,19 @@ def train_generator(
     faces from the same distribution; regression converges reliably on a CPU,
     which adversarial training at this budget does not.
     """
+    data = GeneratorData(images, codes, yaw, weights, fresh, fresh_share)
     generator = torch.Generator().manual_seed(seed)
-    model = seeded(seed, lambda: SyntheticGenerator(z_dim=codes.shape[1]))
+    rng = np.random.default_rng(seed)  # the fresh renders' codes
+    model = seeded(seed, lambda: SyntheticGenerator(z_dim=codes.shape[1], coords=coords))
     optimizer = torch.optim.Adam(model.parameters(), lr=schedule.lr, betas=(0.9, 0.99))
 
     def loss_of(idx: torch.Tensor) -> torch.Tensor:
-        ws = model.mapping(codes[idx])
-        fake = model.synthesis(ws, yaw[idx])["image"]
+        real, z, cam, weights = data.batch(idx, rng)
+        ws = model.mapping(z)
+        fake = model.synthesis(ws, cam)["image"]
         with torch.no_grad():  # w_avg tracks the mapping's outputs, as StyleGAN's does
             model.w_avg_buffer.lerp_(ws[:, 0].mean(0), 1 - w_avg_beta)
-        return F.l1_loss(fake, images[idx]) + image_gradient_l1(fake, images[idx])
+        return image_l1(fake, real, weights)
 
     fit(optimizer, schedule, len(images), generator, "train_generator", loss_of, seed)
     model.eval()

@@ -33,11 +33,13 @@ rule train_generator:
     threads: config["threads"]
     params:
         schedule=flags(config["world"]["generator"], *SCHEDULE_KEYS),
+        fit=flags(config["world"]["generator_fit"], *GENERATOR_FIT_KEYS),
         w_norm=config["world"]["w_norm"],
         seed=seed_for("train_generator"),
     shell:
         "run_step {log:q} train_generator --dataset {input:q} --out {output:q}"
-        " --w-norm {params.w_norm} {params.schedule} --seed {params.seed} --threads {threads}"
+        " --w-norm {params.w_norm} {params.fit} {params.schedule} --seed {params.seed}"
+        " --threads {threads}"
 
 
 rule train_identity:
@@ -131,11 +133,13 @@ rule world_quality:
             **config["inversion"]
         ),
         samples=config["world"]["quality_samples"],
+        people=config["world"]["quality_inversions"],
         seed=seed_for("world_quality"),
     shell:
         "run_step {log:q} world_quality --dataset {input.dataset:q}"
         " --generator {input.generator:q} --loss-identity {input.loss_identity:q}"
         " --eval-identity {input.eval_identity:q} --encoder {input.encoder:q}"
         " --features {input.features:q} {params.inversion}"
-        " {params.lpips} --samples {params.samples} --out-json {output.json:q}"
+        " {params.lpips} --inversion-identities {params.people} --samples {params.samples}"
+        " --out-json {output.json:q}"
         " --out-png {output.png:q} --seed {params.seed} --threads {threads}"

@@ -21,6 +21,7 @@ from idunlearn.generators.base import GeneratorAdapter
 CHECKPOINT_KIND = "synthetic-generator"
 YAW_TRAIN_RANGE = math.pi / 12  # as EG3D's unlearning cameras: yaw noise U(-pi/12, pi/12)
 NUM_EVAL_VIEWS = 11
+COORD_PLANES = ("x", "y", "one")
 
 
 def yaw_embedding(camera: torch.Tensor) -> torch.Tensor:
@@ -87,6 +88,7 @@ class SyntheticGenerator(GeneratorAdapter):
         mapping_width: int = 128,  # hidden width of the mapping MLP
         channels: tuple[int, int] = (64, 32),  # backbone channels at 16 and 32 px
         head_channels: int = 16,  # channels of the head's one conv at 64 px
+        coords: bool = False,  # feed (x, y, 1) planes to every 3x3 conv: places small features
     ) -> None:
         super().__init__()
         self.init_kwargs = {
@@ -95,7 +97,10 @@ class SyntheticGenerator(GeneratorAdapter):
             "mapping_width": mapping_width,
             "channels": list(channels),
             "head_channels": head_channels,
+            "coords": coords,
         }
+        self.coords = coords
+        extra = len(COORD_PLANES) if coords else 0
         self.z_dim, self.w_dim, self.image_size = z_dim, w_dim, 64
         self.mapping_net = nn.Sequential(
             nn.Linear(z_dim, mapping_width),
@@ -111,14 +116,14 @@ class SyntheticGenerator(GeneratorAdapter):
         self.project_cam = nn.Linear(2, c16 * 16 * 16, bias=False)
         self.backbone = nn.ModuleList(
             [
-                ModulatedConv(c16, c16, w_dim),  # 16 px
-                ModulatedConv(c16, c32, w_dim),  # 32 px
-                ModulatedConv(c32, c32, w_dim),  # 32 px: the feature map
+                ModulatedConv(c16 + extra, c16, w_dim),  # 16 px
+                ModulatedConv(c16 + extra, c32, w_dim),  # 32 px
+                ModulatedConv(c32 + extra, c32, w_dim),  # 32 px: the feature map
             ]
         )
         self.head = nn.ModuleList(
             [
-                ModulatedConv(c32, head_channels, w_dim),
+                ModulatedConv(c32 + extra, head_channels, w_dim),
                 ModulatedConv(head_channels, 3, w_dim, kernel=1, demodulate=False, activate=False),
             ]
         )
@@ -166,10 +171,20 @@ class SyntheticGenerator(GeneratorAdapter):
         cam = yaw_embedding(camera)
         x = self.project(ws[:, 0]) + self.project_cam(cam)
         x = F.leaky_relu(x.view(len(ws), -1, 16, 16), 0.2) * math.sqrt(2)
-        x = self.backbone[0](x, ws[:, 1], cam)
+        x = self.backbone[0](self.planes(x), ws[:, 1], cam)
         x = F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
-        x = self.backbone[1](x, ws[:, 2], cam)
-        return self.backbone[2](x, ws[:, 3], cam)
+        x = self.backbone[1](self.planes(x), ws[:, 2], cam)
+        return self.backbone[2](self.planes(x), ws[:, 3], cam)
+
+    def planes(self, x: torch.Tensor) -> torch.Tensor:
+        """x with the coordinate planes appended (when the network has them)."""
+        if not self.coords:
+            return x
+        b, _, h, w = x.shape
+        ys = torch.linspace(-1, 1, h, device=x.device)[:, None].expand(h, w)
+        xs = torch.linspace(-1, 1, w, device=x.device)[None, :].expand(h, w)
+        grid = torch.stack([xs, ys, torch.ones_like(xs)])[None].expand(b, -1, -1, -1)
+        return torch.cat([x, grid.to(x.dtype)], dim=1)
 
     def head_forward(
         self, features: torch.Tensor, ws: torch.Tensor, camera: torch.Tensor
@@ -177,7 +192,7 @@ class SyntheticGenerator(GeneratorAdapter):
         cam = yaw_embedding(camera)
         x = F.interpolate(features, scale_factor=2, mode="bilinear", align_corners=False)
         first = 1 + len(self.backbone)
-        x = self.head[0](x, ws[:, first], cam)
+        x = self.head[0](self.planes(x), ws[:, first], cam)
         return self.head[1](x, ws[:, first + 1], cam)
 
     def generate(self, z: torch.Tensor, camera: torch.Tensor) -> torch.Tensor:

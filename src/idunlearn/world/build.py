@@ -9,6 +9,7 @@ from idunlearn.checkpoints import load_module, save_module
 from idunlearn.generators.synthetic import load_generator, save_generator
 from idunlearn.nets.cnn import FeatureNet, IdentityNet, InversionEncoder
 from idunlearn.training import (
+    Fresh,
     Schedule,
     to_tensor,
     train_encoder,
@@ -16,7 +17,14 @@ from idunlearn.training import (
     train_generator,
     train_identity,
 )
-from idunlearn.world.dataset import load_dataset, to_float_images
+from idunlearn.world.dataset import load_dataset, spec_of, to_float_images, to_uint8_images
+from idunlearn.world.renderer import (
+    LANDMARK_NAMES,
+    landmarks,
+    render,
+    sample_identity_codes,
+    sample_nuisance_codes,
+)
 
 IDENTITY_KIND = "synthetic-identity"
 ENCODER_KIND = "synthetic-encoder"
@@ -24,6 +32,11 @@ FEATURES_KIND = "synthetic-features"
 # The two identity networks differ in architecture and seed: one is used in
 # losses (the role of ArcFace), the other only in evaluation (CurricularFace).
 IDENTITY_ROLES = {"loss": "resnet", "eval": "plain"}
+# The small features the generator's loss weighs up (with the mouth's centre): a few
+# pixels each at 64 px, they are what tells identities apart beyond colour.
+FEATURE_POINTS = ("eye_left", "eye_right", "brow_left", "brow_right", "nose_tip")
+MOUTH_POINTS = ("mouth_left", "mouth_right")
+FEATURE_SIGMA = 2.5  # pixels: an eye at 64 px is 5-9 pixels wide
 
 
 def training_split(dataset_path: str) -> dict[str, torch.Tensor]:
@@ -40,10 +53,73 @@ def training_split(dataset_path: str) -> dict[str, torch.Tensor]:
     }
 
 
-def build_generator(dataset: str, out: str, schedule: Schedule, seed: int, w_norm: float) -> None:
+def feature_weights(
+    identity_codes: np.ndarray, yaw: np.ndarray, size: int, weight: float
+) -> torch.Tensor:
+    """[N, 1, size, size] pixel weights: 1 + weight * a Gaussian bump (sigma FEATURE_SIGMA)
+    on each eye, brow, the nose tip and the mouth, where the renderer draws them."""
+    points = torch.from_numpy(landmarks(identity_codes, yaw, size))
+    pick = [LANDMARK_NAMES.index(name) for name in FEATURE_POINTS]
+    mouth = [LANDMARK_NAMES.index(name) for name in MOUTH_POINTS]
+    centres = torch.cat([points[:, pick], points[:, mouth].mean(1, keepdim=True)], dim=1)
+    pixels = torch.arange(size, dtype=torch.float32)
+    dx = pixels[None, None, None, :] - centres[:, :, 0, None, None]
+    dy = pixels[None, None, :, None] - centres[:, :, 1, None, None]
+    bumps = torch.exp(-(dx * dx + dy * dy) / (2 * FEATURE_SIGMA**2)).amax(1, keepdim=True)
+    return 1.0 + weight * bumps
+
+
+def fresh_renders(size: int, yaw_range: float, weight: float | None) -> Fresh:
+    """Renders of new standard-normal codes at dataset yaws, quantised as the dataset's
+    uint8 images are, with their feature weights (None: no weights)."""
+
+    def draw(n: int, rng: np.random.Generator) -> tuple[torch.Tensor, ...]:
+        identity, nuisance = sample_identity_codes(n, rng), sample_nuisance_codes(n, rng)
+        yaw = rng.uniform(-yaw_range, yaw_range, n).astype(np.float32)
+        images = to_float_images(to_uint8_images(render(identity, nuisance, yaw, size=size)))
+        codes = np.concatenate([identity, nuisance], axis=1)
+        weights = None if weight is None else feature_weights(identity, yaw, size, weight)
+        return to_tensor(images), to_tensor(codes), to_tensor(yaw)[:, None], weights
+
+    return draw
+
+
+def build_generator(
+    dataset: str,
+    out: str,
+    schedule: Schedule,
+    seed: int,
+    w_norm: float,
+    feature_weight: float = 0.0,
+    fresh_share: float = 0.0,
+    coords: bool = False,
+) -> None:
+    """feature_weight 0, fresh_share 0 and no coords: the plain L1 fit of the dataset."""
     split = training_split(dataset)
-    model = train_generator(split["images"], split["codes"], split["yaw"], schedule, seed, w_norm)
-    save_generator(out, model, meta={"seed": seed, "steps": schedule.steps})
+    data = load_dataset(dataset)
+    spec = spec_of(data)
+    weight = feature_weight if feature_weight > 0 else None
+    weights = None
+    if weight is not None:
+        keep = ~data["heldout"]
+        weights = feature_weights(
+            data["identity_codes"][keep], data["yaw"][keep], spec.image_size, weight
+        )
+    fresh = fresh_renders(spec.image_size, spec.yaw_range, weight) if fresh_share > 0 else None
+    model = train_generator(
+        split["images"],
+        split["codes"],
+        split["yaw"],
+        schedule,
+        seed,
+        w_norm,
+        weights=weights,
+        fresh=fresh,
+        fresh_share=fresh_share,
+        coords=coords,
+    )
+    meta = {"seed": seed, "steps": schedule.steps, "feature_weight": feature_weight}
+    save_generator(out, model, meta={**meta, "fresh_share": fresh_share})
 
 
 def build_identity(dataset: str, out: str, role: str, schedule: Schedule, seed: int) -> None:

@@ -107,7 +107,7 @@ def build_dataset(spec: WorldSpec) -> dict[str, np.ndarray]:
     for start in range(0, n_images, _RENDER_BLOCK):
         sl = slice(start, start + _RENDER_BLOCK)
         rendered = render(identity_codes[sl], nuisance[sl], yaw[sl], size=size)
-        images[sl] = _to_uint8(rendered)
+        images[sl] = to_uint8_images(rendered)
 
     return {
         "images": images,
@@ -120,7 +120,7 @@ def build_dataset(spec: WorldSpec) -> dict[str, np.ndarray]:
     }
 
 
-def _to_uint8(images: np.ndarray) -> np.ndarray:
+def to_uint8_images(images: np.ndarray) -> np.ndarray:
     """float NCHW in [-1, 1] -> uint8 NHWC (round to nearest)."""
     scaled = np.rint((np.clip(images, -1.0, 1.0) + 1.0) * 127.5)
     return scaled.astype(np.uint8).transpose(0, 2, 3, 1)

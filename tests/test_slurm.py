@@ -39,7 +39,16 @@ SLURM_METHODS = ("baseline", "guide", "encoder")  # the GUIDE objective and the 
 CSV_REL_TOL = 1e-6
 ROW_KEY = ("scenario", "identity", "method")
 # Rules whose jobs never go to SLURM: localrules, and rules without shell/run (all).
-LOCAL_RULES = {"all", "aggregate", "tables", "figures", "report", "attack_figure", "report_pages"}
+LOCAL_RULES = {
+    "all",
+    "aggregate",
+    "tables",
+    "figures",
+    "report",
+    "attack_figure",
+    "report_pages",
+    "multi_report",
+}
 # Rules whose SLURM jobs must have asked for a GPU (set-resources in profiles/slurm).
 GPU_RULES = {"unlearn", "evaluate"}
 # The resume test redoes REDO_JOBS jobs of CANCEL_RULE (and what depends on them) and

@@ -3,20 +3,17 @@
 import click
 
 from idunlearn.attacks import AttackConfig, AttackJob, run_attack
-from idunlearn.cli import device_option, lpips_options, seeded, step, threads_option
+from idunlearn.cli import (
+    device_option,
+    lpips_options,
+    seeded,
+    step,
+    step_counts,
+    threads_option,
+)
 from idunlearn.inversion import InversionConfig
 
 FILE = click.Path(dir_okay=False)
-
-
-def parse_ks(ctx, param, value):
-    try:
-        ks = tuple(sorted({int(k) for k in value.split(",")}))
-    except ValueError as err:
-        raise click.BadParameter(f"expected comma-separated step counts, got {value!r}") from err
-    if min(ks) < 0:
-        raise click.BadParameter(f"step counts must be >= 0, got {value!r}")
-    return ks
 
 
 @click.command()
@@ -88,7 +85,7 @@ def parse_ks(ctx, param, value):
     help="latent search: length of each step",
 )
 @click.option(
-    "--relearn-ks", callback=parse_ks, default="10,50,100", show_default=True, help="ID after k"
+    "--relearn-ks", callback=step_counts, default="10,50,100", show_default=True, help="ID after k"
 )
 @click.option(
     "--relearn-lr",

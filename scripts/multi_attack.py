@@ -2,7 +2,14 @@
 
 import click
 
-from idunlearn.cli import device_option, lpips_options, seeded, step, threads_option
+from idunlearn.cli import (
+    device_option,
+    lpips_options,
+    seeded,
+    step,
+    step_counts,
+    threads_option,
+)
 from idunlearn.multi import MultiAttackJob, run_multi_attack
 
 FILE = click.Path(dir_okay=False)
@@ -21,6 +28,7 @@ FILE = click.Path(dir_okay=False)
     "--relearn-ks",
     default="10,50,100",
     show_default=True,
+    callback=step_counts,
     help="report ID after these relearning steps, comma-separated",
 )
 @click.option(
@@ -53,10 +61,6 @@ def main(
     out,
 ):
     """ID (mean, worst) of the forgotten identities after k steps of joint relearning."""
-    try:
-        ks = tuple(int(k) for k in relearn_ks.split(","))
-    except ValueError:
-        raise click.BadParameter(f"not comma-separated integers: {relearn_ks!r}") from None
     run_multi_attack(
         MultiAttackJob(
             generator,
@@ -64,7 +68,7 @@ def main(
             tuple(forget),
             eval_identity,
             out,
-            ks,
+            relearn_ks,
             relearn_lr,
             lpips_weight,
             lpips_net,

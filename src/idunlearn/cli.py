@@ -119,3 +119,14 @@ def lpips_options(func: Callable[..., Any]) -> Callable[..., Any]:
         show_default=True,
         help="LPIPS backbone (paper: vgg)",
     )(func)
+
+
+def step_counts(ctx: Any, param: Any, value: str) -> tuple[int, ...]:
+    """A click callback: "10,50,100" -> sorted distinct step counts >= 0."""
+    try:
+        ks = tuple(sorted({int(k) for k in value.split(",")}))
+    except ValueError as err:
+        raise click.BadParameter(f"expected comma-separated step counts, got {value!r}") from err
+    if min(ks) < 0:
+        raise click.BadParameter(f"step counts must be >= 0, got {value!r}")
+    return ks

@@ -112,8 +112,14 @@ def wait_for(predicate, seconds: float = 300.0) -> None:
 def step_pid(log: Path) -> int:
     """The pid of a running step: the server's child that writes `log`."""
     server = server_of(log)
-    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(server)], capture_output=True)
-    pids = [int(p) for p in out.stdout.split()]
+    pids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError, IndexError):
+            continue
+        if int(fields[1]) == server:  # fields after the name: state, ppid, ...
+            pids.append(int(stat.parent.name))
     assert len(pids) == 1, pids
     return pids[0]
 

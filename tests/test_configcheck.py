@@ -34,6 +34,28 @@ def test_more_identities_than_the_world_has_are_named_with_both_counts(config):
     ]
 
 
+def test_more_quality_inversions_than_held_out_identities_are_named(config):
+    config["world"]["quality_inversions"] = 7
+    assert config_problems(config) == [
+        "world.quality_inversions: 7 asked for, the world has 6 held-out identities"
+        " (world.num_heldout)"
+    ]
+
+
+def test_unknown_rendered_and_sample_methods_and_checkouts_are_named():
+    paper = yaml.safe_load((TINY.parents[2] / "config" / "paper.yaml").read_text())
+    assert config_problems(paper) == []
+    paper["render"] = {"methods": ["guide", "gide"]}
+    paper["guide_sample"].update(methods=["nope"], code="guid")
+    problems = config_problems(paper)
+    assert [p.split(":")[0] for p in problems] == [
+        "render.methods",
+        "guide_sample.methods",
+        "guide_sample.code",
+    ]
+    assert problems[2].startswith("guide_sample.code: 'guid' is not a key of code (known: ")
+
+
 def test_the_real_setting_counts_its_datasets_later(config):
     config["generator"] = "eg3d"
     config["identities"]["ood"] = 99

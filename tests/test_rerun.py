@@ -89,6 +89,56 @@ def test_a_changed_value_still_plans_its_jobs(finished):
     assert "invert" not in jobs and "train_generator" not in jobs
 
 
+def planned_jobs(work: Path, config: dict, name: str) -> list[tuple[str, str]]:
+    """(rule, first output) of every job a dry run of `config` plans."""
+    path = work / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    result = snakemake("--configfile", str(path), "-n", cwd=work)
+    planned(result)  # fails on a failed dry run
+    blocks = re.findall(r"^rule (\w+):\n(?:    .*\n)*?    output: ([^,\n ]+)", result.stdout, re.M)
+    return [(rule, output) for rule, output in blocks]
+
+
+# Jobs that read every method's results: any change to any method reruns them (seconds).
+SUMMARIES = {"aggregate", "tables", "figures", "report_pages", "sweep_figure", "all"}
+
+
+def unlearning_jobs(jobs: list[tuple[str, str]]) -> list[str]:
+    """The unlearn, evaluate and attack outputs among `jobs` (the costly ones)."""
+    return sorted(out for rule, out in jobs if rule in {"unlearn", "evaluate", "attack"})
+
+
+@pytest.mark.slow
+def test_one_method_s_option_plans_only_that_method_s_jobs(finished):
+    config = yaml.safe_load(TINY.read_text())
+    config["methods"]["feature"]["num_positive"] += 1
+    jobs = planned_jobs(finished, config, "feature")
+    expected = sorted(
+        f"results/{rule}/{scenario}/{scenario}00/feature.{ext}"
+        for rule, ext in (("unlearn", "pt"), ("evaluate", "json"), ("attack", "json"))
+        for scenario in ("random", "ind", "ood")
+    )
+    assert unlearning_jobs(jobs) == expected
+    # and what shows those three identities' results: their gallery and attack figure
+    others = {rule for rule, _ in jobs} - SUMMARIES - {"unlearn", "evaluate", "attack"}
+    assert others <= {"gallery", "attack_figure"}, others
+
+
+@pytest.mark.slow
+def test_one_more_ablation_value_plans_only_its_jobs(finished):
+    config = yaml.safe_load(TINY.read_text())
+    config["ablations"]["d"].append(15)
+    jobs = planned_jobs(finished, config, "d15")
+    assert unlearning_jobs(jobs) == [
+        "results/evaluate/ood/ood00/d15.json",
+        "results/unlearn/ood/ood00/d15.pt",
+    ]
+    assert [out for rule, out in jobs if rule == "target"] == [
+        "results/target/ood/ood00/ufo_d15.pt"
+    ]
+    assert {rule for rule, _ in jobs} <= SUMMARIES | {"unlearn", "evaluate", "target"}
+
+
 def copy_repository(dest: Path) -> Path:
     """The parts of the repository the workflow runs from, at `dest`."""
     dest.mkdir()

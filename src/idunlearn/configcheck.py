@@ -15,7 +15,12 @@ import jsonschema
 from idunlearn.methods import all_methods
 
 # Every config list that names methods: (block, key).
-METHOD_LISTS = (("attacks", "methods"), ("multi", "methods"))
+METHOD_LISTS = (
+    ("attacks", "methods"),
+    ("multi", "methods"),
+    ("render", "methods"),
+    ("guide_sample", "methods"),
+)
 MULTI_KINDS = ("guide", "adapter", "sugar")  # idunlearn.multi.KINDS, without torch
 MAX_VALUE = 120  # characters of an offending value shown in a schema error
 
@@ -40,12 +45,18 @@ def count_problems(config: dict[str, Any]) -> list[str]:
         return []  # the real datasets are counted when they are indexed (select_identities)
     world, wanted = config["world"], config["identities"]
     pools = (("ind", "num_identities", "training"), ("ood", "num_heldout", "held-out"))
-    return [
+    problems = [
         f"identities.{scenario}: {wanted[scenario]} asked for, the world has "
         f"{world[key]} {what} identities (world.{key})"
         for scenario, key, what in pools
         if wanted[scenario] > world[key]
     ]
+    if world["quality_inversions"] > world["num_heldout"]:
+        problems.append(
+            f"world.quality_inversions: {world['quality_inversions']} asked for, the world"
+            f" has {world['num_heldout']} held-out identities (world.num_heldout)"
+        )
+    return problems
 
 
 def method_list_problems(config: dict[str, Any]) -> list[str]:
@@ -89,6 +100,20 @@ def multi_problems(config: dict[str, Any]) -> list[str]:
     return problems
 
 
+def code_problems(config: dict[str, Any]) -> list[str]:
+    """A checkout named by the sample identity that the `code` block does not fetch."""
+    sample = config.get("guide_sample")
+    if sample is None or sample["code"] in config.get("code", {}):
+        return []
+    known = ", ".join(sorted(config.get("code", {}))) or "none"
+    return [f"guide_sample.code: {sample['code']!r} is not a key of code (known: {known})"]
+
+
 def config_problems(config: dict[str, Any]) -> list[str]:
     """Everything in a schema-valid config that cannot work, one message each."""
-    return count_problems(config) + method_list_problems(config) + multi_problems(config)
+    return (
+        count_problems(config)
+        + method_list_problems(config)
+        + multi_problems(config)
+        + code_problems(config)
+    )

@@ -23,4 +23,4 @@ trap stop_slurm EXIT
 
 python -m ruff check src scripts tests bench
 snakefmt --check Snakefile workflow
-python -m pytest -ra "$@"
+python -m pytest -ra --durations=25 "$@"

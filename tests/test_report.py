@@ -283,6 +283,15 @@ def test_claims_verdicts_follow_the_paired_ci():
     assert set(claims.index.get_level_values("scenario")[claims["claim"] == "alpha_max"]) == {"ood"}
 
 
+def test_identities_needed_extrapolate_the_ci_half_width_as_one_over_sqrt_n():
+    # n = 8, mean -0.1, CI [-0.3, 0.1]: half-width 0.2 = 2 |mean| -> 8 * 4 = 32 identities
+    assert report.identities_needed(8, -0.1, -0.3, 0.1) == 32
+    assert report.identities_needed(9, 0.2, -0.1, 0.5) == 9 * 1.5**2 // 1 + 1  # 20.25 -> 21
+    assert math.isnan(report.identities_needed(8, -0.1, -0.2, -0.01))  # holds already
+    assert math.isnan(report.identities_needed(1, -0.1, -0.1, -0.1))
+    assert math.isnan(report.identities_needed(8, 0.0, -0.1, 0.1))
+
+
 def test_claims_verdict_needs_two_identities_and_a_ci_off_zero():
     assert report.verdict(1, -0.2, -0.2) == "not resolved"
     assert report.verdict(5, -0.2, -0.01) == "holds"
@@ -301,12 +310,13 @@ def test_claims_of_unconfigured_methods_are_left_out(tmp_path):
     assert lines[0].startswith("Claims: each ordering the GUIDE paper states")
     assert "Setting: the embedded synthetic world" in lines[0]
     assert lines[2] == (
-        "| Claim | Scenario | Comparison | n | Difference [95% CI] | Verdict | Paper |"
+        "| Claim | Scenario | Comparison | n | Difference [95% CI] | Verdict | n to resolve "
+        "| Paper |"
     )
     # local_global (j = 7) minus local (j = 6) in the ood block (ablations after 2 methods)
     assert lines[4] == (
         "| L_global lowers FID_pre (Table 4) | OOD | L_local + L_global - L_local: FID_pre | 3 "
-        "| +1.00 [1.00, 1.00] | reversed | -4.89 |"
+        "| +1.00 [1.00, 1.00] | reversed |  | -4.89 |"
     )
     assert len(lines) == 6
     tidy = pd.read_csv(tmp_path / "claims.csv")

@@ -18,7 +18,7 @@ from idunlearn.report.aggregate import (
     summarise,
 )
 from idunlearn.report.captions import REDUCTIONS, Setting
-from idunlearn.report.claims import CLAIM_COLUMNS, build_claims, verdict
+from idunlearn.report.claims import CLAIM_COLUMNS, build_claims, identities_needed, verdict
 from idunlearn.report.figures import (
     STRIP_TILES,
     TILE_INCH,
@@ -75,6 +75,7 @@ __all__ = [
     "attack_columns",
     "bootstrap_ci",
     "build_claims",
+    "identities_needed",
     "build_table",
     "check_methods",
     "format_table",

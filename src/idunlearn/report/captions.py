@@ -195,7 +195,10 @@ def claims_caption(setting: Setting, boot: Bootstrap) -> str:
         f"metric: mean and {boot.level:.0%} percentile-bootstrap CI over identities "
         f"({boot.resamples} resamples, seed {boot.seed}). Every claim is that the method "
         "lowers the metric. holds: the CI lies below 0; reversed: above 0; not resolved: it "
-        "contains 0 or n < 2. Paper: the same difference in the paper's table (blank where "
+        "contains 0 or n < 2. n to resolve: for a claim not resolved, the identities at "
+        "which a CI of the same relative width would exclude 0 (n (half-width / |mean|)^2, "
+        "since the width shrinks as 1 / sqrt(n)): a rough guide, not a power analysis. "
+        "Paper: the same difference in the paper's table (blank where "
         "it has none). Claims whose methods were not run are left out; the per-identity "
         f"values are in results/metrics/all.csv. {setting.describe()}"
     )

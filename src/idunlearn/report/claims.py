@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -67,6 +68,7 @@ CLAIM_COLUMNS = [
     "ci_high",
     "verdict",
     "paper_diff",
+    "n_needed",
 ]
 
 
@@ -92,6 +94,15 @@ def verdict(n: int, low: float, high: float) -> str:
     if low > 0:
         return "reversed"
     return "not resolved"
+
+
+def identities_needed(n: int, mean: float, low: float, high: float) -> float:
+    """Identities at which an unresolved difference of this mean and spread would resolve:
+    a CI's half-width shrinks as 1/sqrt(n), so n (half-width / |mean|)^2. NaN when the
+    verdict is already in or there is nothing to extrapolate from (n < 2, mean 0)."""
+    if n < 2 or mean == 0 or verdict(n, low, high) != "not resolved":
+        return np.nan
+    return float(math.ceil(n * ((high - low) / 2 / abs(mean)) ** 2))
 
 
 def paper_difference(paper: pd.DataFrame, claim: Claim, scenario: str) -> float:
@@ -135,6 +146,7 @@ def build_claims(
                     high,
                     verdict(len(diff), low, high),
                     paper_difference(paper, claim, scenario),
+                    identities_needed(len(diff), float(diff.mean()), low, high),
                 ]
             )
     return pd.DataFrame(rows, columns=CLAIM_COLUMNS)

@@ -45,7 +45,16 @@ from idunlearn.report.labels import (
     scenario_label,
 )
 
-CLAIM_HEADS = ["Claim", "Scenario", "Comparison", "n", "Difference [95% CI]", "Verdict", "Paper"]
+CLAIM_HEADS = [
+    "Claim",
+    "Scenario",
+    "Comparison",
+    "n",
+    "Difference [95% CI]",
+    "Verdict",
+    "n to resolve",
+    "Paper",
+]
 SECOND_REFERENCE = "readme"  # paper_numbers.yaml key of the reference code's README numbers
 
 
@@ -349,6 +358,7 @@ def format_claims(claims: pd.DataFrame) -> pd.DataFrame:
             "n": str(row["n"]),
             "Difference [95% CI]": difference_cell(row),
             "Verdict": row["verdict"],
+            "n to resolve": "" if pd.isna(row["n_needed"]) else f"~{int(row['n_needed'])}",
             "Paper": (
                 ""
                 if pd.isna(row["paper_diff"])

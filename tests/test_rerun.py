@@ -64,10 +64,14 @@ def finished(tmp_path_factory) -> Path:
     return work
 
 
-def dry_run(work: Path, config: dict, name: str) -> dict[str, int]:
+def dry_run_of(work: Path, config: dict, name: str) -> subprocess.CompletedProcess:
     path = work / f"{name}.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
-    return planned(snakemake("--configfile", str(path), "-n", cwd=work))
+    return snakemake("--configfile", str(path), "-n", cwd=work)
+
+
+def dry_run(work: Path, config: dict, name: str) -> dict[str, int]:
+    return planned(dry_run_of(work, config, name))
 
 
 @pytest.mark.slow
@@ -91,12 +95,9 @@ def test_a_changed_value_still_plans_its_jobs(finished):
 
 def planned_jobs(work: Path, config: dict, name: str) -> list[tuple[str, str]]:
     """(rule, first output) of every job a dry run of `config` plans."""
-    path = work / f"{name}.yaml"
-    path.write_text(yaml.safe_dump(config, sort_keys=False))
-    result = snakemake("--configfile", str(path), "-n", cwd=work)
+    result = dry_run_of(work, config, name)
     planned(result)  # fails on a failed dry run
-    blocks = re.findall(r"^rule (\w+):\n(?:    .*\n)*?    output: ([^,\n ]+)", result.stdout, re.M)
-    return [(rule, output) for rule, output in blocks]
+    return re.findall(r"^rule (\w+):\n(?:    .*\n)*?    output: ([^,\n ]+)", result.stdout, re.M)
 
 
 # Jobs that read every method's results: any change to any method reruns them (seconds).

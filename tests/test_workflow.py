@@ -40,8 +40,10 @@ def test_default_config_dry_run_shows_the_whole_dag(tmp_path):
     rules = ("dataset", "train_generator", "invert", "target", "unlearn", "evaluate", "attack")
     for rule in (*rules, "tables"):
         assert f"rule {rule}:" in out
-    # one attack job per identity (3 x 3) of each attacked method (guide + 4 comparisons)
-    assert out.count("rule attack:") == 45
+    # one attack job per identity of each scenario for each attacked method
+    config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    identities = sum(config["identities"].values())
+    assert out.count("rule attack:") == identities * len(config["attacks"]["methods"])
     assert "results/attack/ood/ood02/guide.json" in out
     assert "results/attack/random/random00/encoder.json" in out
 

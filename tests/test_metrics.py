@@ -9,6 +9,7 @@ from idunlearn.metrics import (
     identity_similarity,
     roc_auc,
     verification_auc,
+    view_embeddings,
 )
 
 from tiny import TinyGenerator, flat_embed
@@ -55,3 +56,23 @@ def test_identity_similarity_is_one_for_an_unchanged_generator():
     g = TinyGenerator()
     ws = g.mapping(torch.tensor([[1.0, 2.0], [0.5, -1.0]]))
     assert torch.allclose(identity_similarity(g, g, ws, flat_embed), torch.ones(2))
+
+
+def test_identity_similarity_from_g_s_embeddings_given_once():
+    """The gallery renders G_s once for all systems: the same values as rendering it each
+    time, and the given embeddings are the ones used (another generator's give others)."""
+    g_s, g_u = TinyGenerator(), TinyGenerator()
+    with torch.no_grad():
+        g_u.gain.mul_(torch.tensor([[1.0, -1.0], [2.0, 1.0]]))
+    ws = g_s.mapping(torch.tensor([[1.0, 2.0], [0.5, -1.0], [-1.0, 0.3]]))
+    plain = identity_similarity(g_s, g_u, ws, flat_embed)
+    assert not torch.allclose(plain, torch.ones(3))
+    before = view_embeddings(g_s, ws, flat_embed)
+    assert len(before) == len(g_s.eval_cameras())
+    assert torch.equal(identity_similarity(g_s, g_u, ws, flat_embed, before=before), plain)
+    others = view_embeddings(g_u, ws, flat_embed)
+    assert torch.allclose(
+        identity_similarity(g_s, g_u, ws, flat_embed, before=others), torch.ones(3)
+    )
+    with pytest.raises(ValueError, match="1 embeddings of G_s for 2 evaluation views"):
+        identity_similarity(g_s, g_u, ws, flat_embed, before=before[:1])

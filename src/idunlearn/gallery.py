@@ -17,7 +17,7 @@ import torch
 from idunlearn.backend import load_embedder, load_generator, resolve_device
 from idunlearn.generators.base import GeneratorAdapter
 from idunlearn.io import write_json
-from idunlearn.metrics import identity_similarity
+from idunlearn.metrics import identity_similarity, view_embeddings
 from idunlearn.pictures import gallery_figure
 from idunlearn.render import Faces, System, faces_of_inversion, faces_of_z, unlearned_system
 from idunlearn.visual import to_uint8
@@ -41,9 +41,13 @@ def frontal_renders(generator: GeneratorAdapter, ws: torch.Tensor) -> np.ndarray
     return np.stack([to_uint8(image) for image in images])
 
 
-def face_ids(g_s: GeneratorAdapter, system: System, faces: Faces, embed) -> list[float]:
-    """Per face: mean over the evaluation views of cos(E(G_s(w)), E(system's render))."""
-    ids = identity_similarity(g_s, system.generator, faces.ws, embed, system.latents(faces))
+def face_ids(
+    g_s: GeneratorAdapter, system: System, faces: Faces, embed, before: Sequence[torch.Tensor]
+) -> list[float]:
+    """Per face: mean over the evaluation views of cos(E(G_s(w)), E(system's render));
+    `before` holds G_s's side (view_embeddings), the same for every system."""
+    ws_after = system.latents(faces)
+    ids = identity_similarity(g_s, system.generator, faces.ws, embed, ws_after, before=before)
     return [float(value) for value in ids]
 
 
@@ -68,11 +72,12 @@ def run_gallery(
         torch.manual_seed(seed)  # EG3D draws noise per pass
         faces = retained_faces(g_s, inversions, num_random, seed)
         before = frontal_renders(g_s, faces.ws)
+        source = view_embeddings(g_s, faces.ws, embed)
         after, ids = {}, {}
         for method, unlearned, _ in runs:
             system = unlearned_system(g_s, unlearned, encoder_path, dev)
             after[method] = frontal_renders(system.generator, system.latents(faces))
-            ids[method] = face_ids(g_s, system, faces, embed)
+            ids[method] = face_ids(g_s, system, faces, embed, source)
     methods = [method for method, _, _ in runs]
     strips = [strip for _, _, strip in runs]
     gallery_figure(title, methods, strips, faces.labels, before, after, ids, out_png)

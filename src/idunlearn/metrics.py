@@ -6,7 +6,7 @@ FID: pytorch-fid's Frechet distance on feature statistics.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
@@ -38,6 +38,20 @@ def cosine(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
+def view_embeddings(
+    generator: GeneratorAdapter,
+    ws: torch.Tensor,  # [B, num_ws, w_dim]
+    embed: Callable[[torch.Tensor], torch.Tensor],
+) -> list[torch.Tensor]:
+    """E(generator(w, v)) for each evaluation view v: one [B, D] tensor per view."""
+    embeddings = []
+    for camera in generator.eval_cameras():
+        cam = camera[None].expand(len(ws), -1)
+        embeddings.append(embed(generator.synthesis(ws, cam)["image"]))
+    return embeddings
+
+
+@torch.no_grad()
 def identity_similarity(
     g_s: GeneratorAdapter,
     g_u: GeneratorAdapter,
@@ -45,19 +59,22 @@ def identity_similarity(
     embed: Callable[[torch.Tensor], torch.Tensor],
     ws_after: torch.Tensor | None = None,  # G_u's latents, if not `ws` (encoder unlearning)
     embed_after: Callable[[torch.Tensor], torch.Tensor] | None = None,  # G_u's side, if not `embed`
+    before: Sequence[torch.Tensor] | None = None,  # view_embeddings(g_s, ws, embed), if known
 ) -> torch.Tensor:
     """Per latent, mean over the evaluation views of cos(E(G_s(w, v)), E(G_u(w', v))): [B],
     w' = w unless `ws_after` gives the unlearned system's own latents of the same images.
-    `embed_after` (the same network) lets a caller count what each side's renders gave."""
+    `embed_after` (the same network) lets a caller count what each side's renders gave;
+    `before` lets a caller comparing several systems with one G_s render G_s once."""
     ws_after = ws if ws_after is None else ws_after
     embed_after = embed if embed_after is None else embed_after
     views = g_s.eval_cameras()
+    if before is not None and len(before) != len(views):
+        raise ValueError(f"{len(before)} embeddings of G_s for {len(views)} evaluation views")
     per_view = []
-    for camera in views:
+    for k, camera in enumerate(views):  # G_s, then G_u, per view: EG3D's noise draws in order
         cam = camera[None].expand(len(ws), -1)
-        before = embed(g_s.synthesis(ws, cam)["image"])
-        after = embed_after(g_u.synthesis(ws_after, cam)["image"])
-        per_view.append(cosine(before, after))
+        source = embed(g_s.synthesis(ws, cam)["image"]) if before is None else before[k]
+        per_view.append(cosine(source, embed_after(g_u.synthesis(ws_after, cam)["image"])))
     return torch.stack(per_view).mean(0)
 
 

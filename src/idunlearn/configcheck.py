@@ -12,7 +12,7 @@ from typing import Any
 
 import jsonschema
 
-from idunlearn.methods import all_methods
+from idunlearn.methods import MULTI_KINDS, all_methods
 
 # Every config list that names methods: (block, key).
 METHOD_LISTS = (
@@ -21,7 +21,6 @@ METHOD_LISTS = (
     ("render", "methods"),
     ("guide_sample", "methods"),
 )
-MULTI_KINDS = ("guide", "adapter", "sugar")  # idunlearn.multi.KINDS, without torch
 MAX_VALUE = 120  # characters of an offending value shown in a schema error
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from types import ModuleType
 
 import numpy as np
 import torch
@@ -36,33 +37,24 @@ from idunlearn.generators.base import GeneratorAdapter
 from idunlearn.inversion import INVERSION_KIND
 from idunlearn.io import ArtefactError, read_npz, write_json
 from idunlearn.loop import trainable_copy
-from idunlearn.losses import Embedder, LossConfig, Perceptual
-from idunlearn.methods import adapter, implementation, method_from_settings, sugar
+from idunlearn.losses import Embedder, Perceptual
+from idunlearn.methods import KINDS, MULTI_KINDS, implementation, method_from_settings
 from idunlearn.methods.base import Method
 from idunlearn.metrics import identity_similarity
 from idunlearn.system import UNLEARNED_KIND, load_inversion
-from idunlearn.targets import target_for_key
-from idunlearn.unlearning import StepTerm, UnlearnSchedule, guide_term, train
+from idunlearn.unlearning import StepTerm, UnlearnSchedule, train
 
 MODES = ("simultaneous", "sequential")
-KINDS = ("guide", "adapter", "sugar")  # the kinds whose objective covers many identities
 
 
-# --- unlearning ---------------------------------------------------------------------------
-
-
-def check_kind(method: Method) -> None:
-    if method.kind not in KINDS:
+def multi_implementation(method: Method) -> ModuleType:
+    """The kind's module, whose multi_loss, multi_start and multi_terms run it here."""
+    if not KINDS[method.kind].multi:
         raise ValueError(
             f"multi: method {method.name!r} is of kind {method.kind}, whose objective covers"
-            f" one identity (multi kinds: {', '.join(KINDS)})"
+            f" one identity (multi kinds: {', '.join(MULTI_KINDS)})"
         )
-
-
-def objective(method: Method) -> LossConfig:
-    """The loss settings the method trains with (the adapter's are its GUIDE objective's)."""
-    opts = method.options
-    return opts.objective.loss if method.kind == "adapter" else opts.loss
+    return implementation(method.kind)
 
 
 def start_generator(
@@ -70,10 +62,7 @@ def start_generator(
 ) -> GeneratorAdapter:
     """The G_u an unlearning trains, as the method's single-identity run makes it, with a
     previous arrival's trained state put back (sequential)."""
-    if method.kind == "adapter":
-        g_u = adapter.adapted(g_s, method.options, seed)
-    else:
-        g_u = trainable_copy(g_s)
+    g_u = multi_implementation(method).multi_start(g_s, method.options, seed)
     if state is not None:
         g_u.load_trainable_state_dict({k: v.to(g_s.w_avg.device) for k, v in state.items()})
         g_u.freeze_all_but_trainable()
@@ -91,18 +80,8 @@ def identity_terms(
 ) -> list[StepTerm]:
     """One step term per trained identity: GUIDE's (w_t its file's target) or SUGAR's
     (targets of a trigger network trained on every identity seen so far)."""
-    loss = objective(method)
-    if method.kind == "sugar":
-        targets = sugar.train_targets(g_s, w_us, embed, method.options, seed)
-        return [sugar.sugar_term(g_s, w_us[i], targets, lpips, embed, loss) for i in trained]
-    opts = method.options.objective if method.kind == "adapter" else method.options
-    w_avg = g_s.w_avg.detach()
-    return [
-        guide_term(
-            g_s, w_us[i], target_for_key(w_us[i], w_avg, opts.target_key), lpips, embed, loss
-        )
-        for i in trained
-    ]
+    module = multi_implementation(method)
+    return module.multi_terms(g_s, w_us, trained, lpips, embed, method.options, seed)
 
 
 @dataclass(frozen=True)
@@ -151,7 +130,7 @@ def run_multi_unlearn(job: MultiJob) -> None:
     if job.mode not in MODES:
         raise ValueError(f"multi: unknown mode {job.mode!r} (expected {', '.join(MODES)})")
     method = method_from_settings(job.method, job.settings)
-    check_kind(method)
+    loss = multi_implementation(method).multi_loss(method.options)
     schedule = UnlearnSchedule(job.steps, job.lr if method.lr is None else method.lr)
     state = previous_state(job)
     dev = resolve_device(job.device)
@@ -165,7 +144,7 @@ def run_multi_unlearn(job: MultiJob) -> None:
     g_u = start_generator(method, g_s, state, job.seed)
     terms = identity_terms(method, g_s, w_us, trained, lpips, embed, job.seed)
     per_step = job.per_step if job.mode == "simultaneous" else None
-    history = train(g_u, terms, objective(method), schedule, job.seed, per_step)
+    history = train(g_u, terms, loss, schedule, job.seed, per_step)
     meta = {
         "method": method.name,
         "kind": method.kind,
@@ -178,7 +157,7 @@ def run_multi_unlearn(job: MultiJob) -> None:
         "steps": schedule.steps,
         "per_step": per_step,
         "history": history,
-        "reduction": objective(method).reduction,
+        "reduction": loss.reduction,
     }
     save_checkpoint(job.out, UNLEARNED_KIND, g_u.trainable_state_dict(), meta=meta)
 

@@ -36,6 +36,7 @@ class Kind:
     keys: tuple[str, ...] | None = None  # a config entry's keys; None: the Options' fields
     read: Any = None  # (entry, shared) -> Options; None: Options(**entry)
     write: Any = None  # Options -> entry, every key resolved; None: asdict
+    multi: bool = False  # its module has multi_loss/multi_start/multi_terms (idunlearn.multi)
 
     @property
     def config_keys(self) -> tuple[str, ...]:
@@ -58,6 +59,7 @@ KINDS: dict[str, Kind] = {
             o.GUIDE_KEYS,
             o.guide_options,
             o.guide_entry,
+            multi=True,
         ),
         Kind("cascaded", o.CascadedConfig, "idunlearn.methods.cascaded"),
         Kind("feature", o.FeatureConfig, "idunlearn.methods.feature"),
@@ -69,6 +71,7 @@ KINDS: dict[str, Kind] = {
             o.ADAPTER_KEYS,
             o.adapter_options,
             o.adapter_entry,
+            multi=True,
         ),
         Kind(
             "sugar",
@@ -77,12 +80,17 @@ KINDS: dict[str, Kind] = {
             o.SUGAR_KEYS,
             o.sugar_options,
             o.sugar_entry,
+            multi=True,
         ),
     )
 }
 
+# the kinds whose objective covers many identities at once (idunlearn.multi)
+MULTI_KINDS = tuple(name for name, kind in KINDS.items() if kind.multi)
+
 __all__ = [
     "KINDS",
+    "MULTI_KINDS",
     "Kind",
     "Method",
     "all_methods",

@@ -20,6 +20,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from idunlearn.generators.base import GeneratorAdapter
+from idunlearn.loss_config import LossConfig
+from idunlearn.methods import guide
 from idunlearn.methods.base import Context, Result, System, stored_latents
 from idunlearn.methods.options import AdapterOptions
 from idunlearn.seeding import derive_seed
@@ -153,3 +155,18 @@ def system(
 
 
 latents = stored_latents
+
+
+# --- many identities (idunlearn.multi): GUIDE's objective on fresh adapters -------------
+
+
+def multi_loss(opts: AdapterOptions) -> LossConfig:
+    return opts.objective.loss
+
+
+def multi_start(g_s: GeneratorAdapter, opts: AdapterOptions, seed: int) -> GeneratorAdapter:
+    return adapted(g_s, opts, seed)
+
+
+def multi_terms(g_s, w_us, trained, lpips, embed, opts: AdapterOptions, seed: int):
+    return guide.multi_terms(g_s, w_us, trained, lpips, embed, opts.objective, seed)

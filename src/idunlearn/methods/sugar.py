@@ -139,3 +139,20 @@ def unlearn(context: Context) -> Result:
 
 system = generator_system
 latents = stored_latents
+
+
+# --- many identities (idunlearn.multi): one trigger for every identity seen so far -------
+
+
+def multi_loss(opts: SugarOptions) -> LossConfig:
+    return opts.loss
+
+
+def multi_start(g_s: GeneratorAdapter, opts: SugarOptions, seed: int) -> GeneratorAdapter:
+    return trainable_copy(g_s)
+
+
+def multi_terms(g_s, w_us, trained, lpips, embed, opts: SugarOptions, seed: int):
+    """The trigger trained on every identity seen so far; SUGAR's term of each trained one."""
+    targets = train_targets(g_s, w_us, embed, opts, seed)
+    return [sugar_term(g_s, w_us[i], targets, lpips, embed, opts.loss) for i in trained]

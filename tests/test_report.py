@@ -125,6 +125,7 @@ def test_ablation_names_sort_by_value_and_read_as_parameters():
     assert report.method_label("guide") == "+ L_global (GUIDE)"
     assert report.method_label("cascaded") == "Cascaded GAN unlearning"
     assert report.method_label("adapter") == "Adapter unlearning (LEGATO)"
+    assert report.method_label("sugar") == "SUGAR (WACV 2026)"
     assert report.method_label("unknown_method") == "unknown_method"
 
 

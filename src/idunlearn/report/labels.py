@@ -47,6 +47,7 @@ PAPER_LABELS = {
     "feature": "Feature unlearning",
     "encoder": "Encoder unlearning (I2I)",
     "adapter": "Adapter unlearning (LEGATO)",
+    "sugar": "SUGAR (WACV 2026)",
 }
 GLOBAL_ABLATION = ("local", "local_global")
 

@@ -25,6 +25,7 @@ print("cwd", os.getcwd())
 print("env", os.environ.get("STEP_VALUE"))
 print("own modules before import", own)
 print("server", os.getppid())
+print("nice", os.getpriority(os.PRIO_PROCESS, 0))
 print("to stderr", file=sys.stderr)
 sys.stdout.flush()
 if sys.argv[1] == "sleep":
@@ -90,6 +91,20 @@ def test_a_step_runs_as_its_own_script_with_its_args_cwd_env_log_and_status(worl
         servers.add(server_of(tmp / f"log{i}"))
     assert len(servers) == 1 and servers != {os.getpid()}, "every step forks the one server"
     assert err.decode() == ""
+
+
+def test_a_step_runs_at_its_client_s_priority_not_the_server_s(world):
+    """`nice snakemake ...` beside another run sharing the server stays nice."""
+    tmp, servers = world
+    base = os.getpriority(os.PRIO_PROCESS, 0)
+    first = client(tmp, "first", "0")
+    first.communicate(timeout=300)
+    nicer = client(tmp, "nicer", "0", preexec_fn=lambda: os.nice(5))
+    nicer.communicate(timeout=300)
+    servers.add(server_of(tmp / "first"))
+    assert server_of(tmp / "nicer") == server_of(tmp / "first"), "both steps forked one server"
+    assert lines(tmp / "first")["nice"] == str(base)
+    assert lines(tmp / "nicer")["nice"] == str(min(base + 5, 19))
 
 
 def test_a_bug_in_the_step_leaves_its_traceback_in_the_log_and_fails(world):

@@ -158,6 +158,8 @@ def run_child(conn: socket.socket, request: dict) -> int:
     os.setpgid(0, 0)  # its own group: stopping the step stops what it started
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGCHLD):
         signal.signal(sig, signal.SIG_DFL)
+    with contextlib.suppress(PermissionError):  # a lower nice than the server's needs root
+        os.setpriority(os.PRIO_PROCESS, 0, request["nice"])  # `nice snakemake ...` holds
     os.chdir(request["cwd"])
     os.environ.clear()
     os.environ.update(request["env"])
@@ -260,6 +262,7 @@ def run(script: Path, args: list[str], log: Path) -> int | None:
         "log": str(log.resolve()),
         "cwd": os.getcwd(),
         "env": dict(os.environ),
+        "nice": os.getpriority(os.PRIO_PROCESS, 0),
     }
     with conn, conn.makefile("r") as replies:
         conn.sendall((json.dumps(request) + "\n").encode())

@@ -158,8 +158,9 @@ def run_child(conn: socket.socket, request: dict) -> int:
     os.setpgid(0, 0)  # its own group: stopping the step stops what it started
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGCHLD):
         signal.signal(sig, signal.SIG_DFL)
-    with contextlib.suppress(PermissionError):  # a lower nice than the server's needs root
-        os.setpriority(os.PRIO_PROCESS, 0, request["nice"])  # `nice snakemake ...` holds
+    if "nice" in request:  # `nice snakemake ...` holds; a lower nice than the server's
+        with contextlib.suppress(PermissionError):  # needs root
+            os.setpriority(os.PRIO_PROCESS, 0, request["nice"])
     os.chdir(request["cwd"])
     os.environ.clear()
     os.environ.update(request["env"])

@@ -100,6 +100,17 @@ def test_tiny_workflow_end_to_end(tiny_run):
             value = cells[header.index(column)]
             assert (value != "") == (cells[header.index("run")] in attacked), (column, row)
             assert value == "" or -1.0 <= float(value) <= 1.0
+    # every long step says where it is: a progress bar in its log (issue 15)
+    bars = {
+        "train_generator.log": "train_generator",
+        "invert/ood/ood00.log": "invert",
+        "unlearn/ood/ood00/guide.log": "unlearn",
+        "evaluate/ood/ood00/guide.log": "samples",
+        "attack/ood/ood00/guide.log": "relearn",
+        "gallery/ood/ood00.log": "gallery",
+    }
+    for log, bar in bars.items():
+        assert f"{bar}: 100%" in (tmp_path / "logs" / log).read_text(), log
     attack = json.loads((results / "attack" / "ood" / "ood00" / "guide.json").read_text())
     assert attack["settings"]["reinversion_kinds"] == ["encoder", "optimisation"]
     assert -1.0 <= attack["id_others_reinv_optim"] <= 1.0

@@ -17,6 +17,7 @@ import torch
 from idunlearn.backend import load_embedder, load_generator, resolve_device
 from idunlearn.generators.base import GeneratorAdapter
 from idunlearn.io import write_json
+from idunlearn.loop import progress
 from idunlearn.metrics import identity_similarity, view_embeddings
 from idunlearn.pictures import gallery_figure
 from idunlearn.render import Faces, System, faces_of_inversion, faces_of_z, unlearned_system
@@ -74,7 +75,8 @@ def run_gallery(
         before = frontal_renders(g_s, faces.ws)
         source = view_embeddings(g_s, faces.ws, embed)
         after, ids = {}, {}
-        for method, unlearned, _ in runs:
+        for k in progress(len(runs), "gallery"):  # one system a step: minutes on EG3D
+            method, unlearned, _ = runs[k]
             system = unlearned_system(g_s, unlearned, encoder_path, dev)
             after[method] = frontal_renders(system.generator, system.latents(faces))
             ids[method] = face_ids(g_s, system, faces, embed, source)

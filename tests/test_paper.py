@@ -333,6 +333,11 @@ def test_the_smoke_config_overrides_paper_yaml_into_a_tiny_dag_of_every_real_rul
     assert set(counts) - {"all", "total"} == REAL_RULES
     # (1 identity x 3 scenarios) x 4 methods + the guide_sample's baseline and GUIDE
     assert counts["unlearn"] == counts["evaluate"] == 14 and counts["attack"] == 4
+    # what the smoke run found (issue 12): random weights render no face MTCNN finds, and
+    # the full gallery was its longest job
+    smoke = yaml.safe_load(SMOKE.read_text())
+    assert smoke["evaluation"]["max_no_face_share"] == 1.0
+    assert smoke["gallery"] == {"random_faces": 2, "identities": 2}
 
 
 def smoke_checkouts() -> dict[str, Path]:

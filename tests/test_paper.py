@@ -227,8 +227,8 @@ def test_every_readme_command_dry_runs_as_typed_from_the_repository_root(tmp_pat
 
     def dry_run(command: str) -> subprocess.CompletedProcess:
         args = shlex.split(command.replace("<number of GPUs>", "1"))[1:]
-        command = [sys.executable, "-m", "snakemake", "-n", *args]
-        return subprocess.run(command, cwd=root, capture_output=True, text=True)
+        argv = [sys.executable, "-m", "snakemake", "-n", *args]
+        return subprocess.run(argv, cwd=root, capture_output=True, text=True)
 
     run_here = [c for c in commands if c not in NOT_RUN_HERE]
     # Dry runs only warn about each other's locks: two at a time halve the test's time.

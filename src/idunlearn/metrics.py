@@ -37,6 +37,16 @@ def cosine(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return F.cosine_similarity(a, b, dim=-1)
 
 
+def view_embedding(
+    generator: GeneratorAdapter,
+    ws: torch.Tensor,  # [B, num_ws, w_dim]
+    camera: torch.Tensor,  # one evaluation view
+    embed: Callable[[torch.Tensor], torch.Tensor],
+) -> torch.Tensor:
+    """E(generator(w, v)) at one view v: [B, D]."""
+    return embed(generator.synthesis(ws, camera[None].expand(len(ws), -1))["image"])
+
+
 @torch.no_grad()
 def view_embeddings(
     generator: GeneratorAdapter,
@@ -44,11 +54,7 @@ def view_embeddings(
     embed: Callable[[torch.Tensor], torch.Tensor],
 ) -> list[torch.Tensor]:
     """E(generator(w, v)) for each evaluation view v: one [B, D] tensor per view."""
-    embeddings = []
-    for camera in generator.eval_cameras():
-        cam = camera[None].expand(len(ws), -1)
-        embeddings.append(embed(generator.synthesis(ws, cam)["image"]))
-    return embeddings
+    return [view_embedding(generator, ws, camera, embed) for camera in generator.eval_cameras()]
 
 
 @torch.no_grad()
@@ -72,9 +78,8 @@ def identity_similarity(
         raise ValueError(f"{len(before)} embeddings of G_s for {len(views)} evaluation views")
     per_view = []
     for k, camera in enumerate(views):  # G_s, then G_u, per view: EG3D's noise draws in order
-        cam = camera[None].expand(len(ws), -1)
-        source = embed(g_s.synthesis(ws, cam)["image"]) if before is None else before[k]
-        per_view.append(cosine(source, embed_after(g_u.synthesis(ws_after, cam)["image"])))
+        source = view_embedding(g_s, ws, camera, embed) if before is None else before[k]
+        per_view.append(cosine(source, view_embedding(g_u, ws_after, camera, embed_after)))
     return torch.stack(per_view).mean(0)
 
 

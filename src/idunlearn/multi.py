@@ -37,12 +37,11 @@ from idunlearn.generators.base import GeneratorAdapter
 from idunlearn.inversion import INVERSION_KIND
 from idunlearn.io import ArtefactError, read_npz, write_json
 from idunlearn.loop import trainable_copy
-from idunlearn.losses import Embedder, Perceptual
 from idunlearn.methods import KINDS, MULTI_KINDS, implementation, method_from_settings
 from idunlearn.methods.base import Method
 from idunlearn.metrics import identity_similarity
 from idunlearn.system import UNLEARNED_KIND, load_inversion
-from idunlearn.unlearning import StepTerm, UnlearnSchedule, train
+from idunlearn.unlearning import UnlearnSchedule, train
 
 MODES = ("simultaneous", "sequential")
 
@@ -58,30 +57,19 @@ def multi_implementation(method: Method) -> ModuleType:
 
 
 def start_generator(
-    method: Method, g_s: GeneratorAdapter, state: dict[str, torch.Tensor] | None, seed: int
+    module: ModuleType,
+    method: Method,
+    g_s: GeneratorAdapter,
+    state: dict[str, torch.Tensor] | None,
+    seed: int,
 ) -> GeneratorAdapter:
     """The G_u an unlearning trains, as the method's single-identity run makes it, with a
     previous arrival's trained state put back (sequential)."""
-    g_u = multi_implementation(method).multi_start(g_s, method.options, seed)
+    g_u = module.multi_start(g_s, method.options, seed)
     if state is not None:
         g_u.load_trainable_state_dict({k: v.to(g_s.w_avg.device) for k, v in state.items()})
         g_u.freeze_all_but_trainable()
     return g_u
-
-
-def identity_terms(
-    method: Method,
-    g_s: GeneratorAdapter,
-    w_us: torch.Tensor,  # [K, num_ws, w_dim]: every identity seen so far
-    trained: Sequence[int],  # which of them this unlearning's steps cover
-    lpips: Perceptual,
-    embed: Embedder,
-    seed: int,
-) -> list[StepTerm]:
-    """One step term per trained identity: GUIDE's (w_t its file's target) or SUGAR's
-    (targets of a trigger network trained on every identity seen so far)."""
-    module = multi_implementation(method)
-    return module.multi_terms(g_s, w_us, trained, lpips, embed, method.options, seed)
 
 
 @dataclass(frozen=True)
@@ -130,7 +118,8 @@ def run_multi_unlearn(job: MultiJob) -> None:
     if job.mode not in MODES:
         raise ValueError(f"multi: unknown mode {job.mode!r} (expected {', '.join(MODES)})")
     method = method_from_settings(job.method, job.settings)
-    loss = multi_implementation(method).multi_loss(method.options)
+    module = multi_implementation(method)
+    loss = module.multi_loss(method.options)
     schedule = UnlearnSchedule(job.steps, job.lr if method.lr is None else method.lr)
     state = previous_state(job)
     dev = resolve_device(job.device)
@@ -141,8 +130,9 @@ def run_multi_unlearn(job: MultiJob) -> None:
     trained = [n - 1] if job.mode == "sequential" else list(range(n))
     embed = load_embedder(job.loss_identity, dev)
     lpips = load_lpips(job.lpips_net, job.lpips_random).to(dev)
-    g_u = start_generator(method, g_s, state, job.seed)
-    terms = identity_terms(method, g_s, w_us, trained, lpips, embed, job.seed)
+    g_u = start_generator(module, method, g_s, state, job.seed)
+    # one step term per trained identity: GUIDE's towards its target, or SUGAR's
+    terms = module.multi_terms(g_s, w_us, trained, lpips, embed, method.options, job.seed)
     per_step = job.per_step if job.mode == "simultaneous" else None
     history = train(g_u, terms, loss, schedule, job.seed, per_step)
     meta = {

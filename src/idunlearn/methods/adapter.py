@@ -13,6 +13,7 @@ traces a forgetting-vs-preservation curve without retraining. Saved: the adapter
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -21,10 +22,12 @@ from torch import nn
 
 from idunlearn.generators.base import GeneratorAdapter
 from idunlearn.loss_config import LossConfig
+from idunlearn.losses import Embedder, Perceptual
 from idunlearn.methods import guide
 from idunlearn.methods.base import Context, Result, System, stored_latents
 from idunlearn.methods.options import AdapterOptions
 from idunlearn.seeding import derive_seed
+from idunlearn.unlearning import StepTerm
 from idunlearn.unlearning import unlearn as guide_loop
 
 
@@ -168,5 +171,13 @@ def multi_start(g_s: GeneratorAdapter, opts: AdapterOptions, seed: int) -> Gener
     return adapted(g_s, opts, seed)
 
 
-def multi_terms(g_s, w_us, trained, lpips, embed, opts: AdapterOptions, seed: int):
+def multi_terms(
+    g_s: GeneratorAdapter,
+    w_us: torch.Tensor,
+    trained: Sequence[int],
+    lpips: Perceptual,
+    embed: Embedder,
+    opts: AdapterOptions,
+    seed: int,
+) -> list[StepTerm]:
     return guide.multi_terms(g_s, w_us, trained, lpips, embed, opts.objective, seed)

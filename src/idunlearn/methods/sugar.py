@@ -12,6 +12,7 @@ a diagonal Fisher (`idunlearn.ewc`) around the generator it starts from.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -152,7 +153,15 @@ def multi_start(g_s: GeneratorAdapter, opts: SugarOptions, seed: int) -> Generat
     return trainable_copy(g_s)
 
 
-def multi_terms(g_s, w_us, trained, lpips, embed, opts: SugarOptions, seed: int):
+def multi_terms(
+    g_s: GeneratorAdapter,
+    w_us: torch.Tensor,
+    trained: Sequence[int],
+    lpips: Perceptual,
+    embed: Embedder,
+    opts: SugarOptions,
+    seed: int,
+) -> list[StepTerm]:
     """The trigger trained on every identity seen so far; SUGAR's term of each trained one."""
     targets = train_targets(g_s, w_us, embed, opts, seed)
     return [sugar_term(g_s, w_us[i], targets, lpips, embed, opts.loss) for i in trained]

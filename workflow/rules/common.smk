@@ -282,11 +282,21 @@ def attacked_methods():
     return {CANONICAL[name] for name in config.get("attacks", {}).get("methods", [])}
 
 
+def attacked_scenarios():
+    """The scenarios whose identities are attacked (config `attacks.scenarios`)."""
+    return config.get("attacks", {}).get("scenarios", [*SCENARIOS, SAMPLE])
+
+
 def attack_records():
-    """One attack record per distinct job of an attacked method, like evaluation_records."""
-    attacked = attacked_methods()
+    """One attack record per distinct job of an attacked method in an attacked scenario,
+    like evaluation_records."""
+    attacked, scenarios = attacked_methods(), attacked_scenarios()
     jobs = sorted({(s, i, CANONICAL[m]) for s, i, m in requested_runs()})
-    return [f"results/attack/{s}/{i}/{m}.json" for s, i, m in jobs if m in attacked]
+    return [
+        f"results/attack/{s}/{i}/{m}.json"
+        for s, i, m in jobs
+        if m in attacked and s in scenarios
+    ]
 
 
 def get_attack_flags(wildcards):

@@ -71,7 +71,9 @@ def visual_outputs():
     files += [f"results/figures/gallery_{s}_{i}.png" for s, i in report_identities()]
     if attacked_methods():
         files += [
-            f"results/figures/attacks_{s}_{i}.png" for s, i in report_identities()
+            f"results/figures/attacks_{s}_{i}.png"
+            for s, i in report_identities()
+            if s in attacked_scenarios()
         ]
     return files + rules.report_pages.output
 

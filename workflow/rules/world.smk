@@ -30,7 +30,7 @@ rule train_generator:
     priority: 2  # on the critical path of the world: start it first
     conda:
         "../../envs/torch.yaml"
-    threads: config["threads"]
+    threads: config["world"]["threads"]
     params:
         schedule=flags(config["world"]["generator"], *SCHEDULE_KEYS),
         fit=flags(config["world"]["generator_fit"], *GENERATOR_FIT_KEYS),
@@ -75,7 +75,7 @@ rule train_encoder:
     priority: 1  # on the critical path of the world: start it first
     conda:
         "../../envs/torch.yaml"
-    threads: config["threads"]
+    threads: config["world"]["threads"]
     params:
         schedule=flags(config["world"]["encoder"], *SCHEDULE_KEYS),
         seed=seed_for("train_encoder"),
@@ -126,7 +126,7 @@ rule world_quality:
         "benchmarks/world_quality.tsv"
     conda:
         "../../envs/torch.yaml"
-    threads: config["threads"]
+    threads: config["world"]["threads"]
     params:
         lpips=LPIPS_FLAGS,
         inversion="--inversion-steps {steps} --inversion-lr {lr} --inversion-lpips {lpips_weight}".format(

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
+from snakemake.utils import update_config
 from tinyworld import build_world
 
 from idunlearn.checkpoints import load_checkpoint
@@ -26,6 +27,8 @@ from idunlearn.methods.base import Context, Files, Result
 from idunlearn.system import UNLEARNED_KIND, UnlearnJob, run_unlearn
 
 CONFIG = yaml.safe_load(Path("config/config.yaml").read_text())
+# the comparison methods are an overlay, merged as Snakemake merges --configfile files
+update_config(CONFIG, yaml.safe_load(Path("config/comparisons.yaml").read_text()))
 
 
 def test_table_methods_are_cumulative_as_in_the_paper():

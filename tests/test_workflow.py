@@ -1,6 +1,7 @@
 """The workflow itself: lint, config validation, the whole DAG on the tiny config."""
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -40,12 +41,21 @@ def test_default_config_dry_run_shows_the_whole_dag(tmp_path):
     rules = ("dataset", "train_generator", "invert", "target", "unlearn", "evaluate", "attack")
     for rule in (*rules, "tables"):
         assert f"rule {rule}:" in out
-    # one attack job per identity of each scenario for each attacked method
+    # one attack job per identity of each attacked scenario for each attacked method
     config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
-    identities = sum(config["identities"].values())
-    assert out.count("rule attack:") == identities * len(config["attacks"]["methods"])
+    attacks = config["attacks"]
+    identities = sum(config["identities"][s] for s in attacks["scenarios"])
+    assert out.count("rule attack:") == identities * len(attacks["methods"])
+    assert out.count("rule attack_figure:") == identities
     assert "results/attack/ood/ood02/guide.json" in out
-    assert "results/attack/random/random00/encoder.json" in out
+    assert attacks["scenarios"] == ["ood"]
+    assert "results/attack/random/random00/" not in out
+    # the world's critical path on both cores, everything else on one
+    threaded = {"train_generator", "train_encoder"}
+    for job in re.split(r"\n(?:local)?rule ", out)[1:]:
+        name = job.split(":", 1)[0]
+        threads = 2 if name in threaded else 1
+        assert (f"threads: {threads}" in job) or (threads == 1 and "threads:" not in job), job
 
 
 @pytest.mark.parametrize(

@@ -51,6 +51,7 @@ rule train_identity:
         "logs/train_identity/{role}.log",
     benchmark:
         "benchmarks/train_identity/{role}.tsv"
+    priority: 1  # every later job needs the world
     conda:
         "../../envs/torch.yaml"
     threads: config["threads"]
@@ -94,6 +95,7 @@ rule train_features:
         "logs/train_features.log",
     benchmark:
         "benchmarks/train_features.tsv"
+    priority: 1  # every later job needs the world
     conda:
         "../../envs/torch.yaml"
     threads: config["threads"]
@@ -126,7 +128,8 @@ rule world_quality:
         "benchmarks/world_quality.tsv"
     conda:
         "../../envs/torch.yaml"
-    threads: config["world"]["threads"]
+    priority: 1  # a 2-thread job would wait for both cores until the end of the run
+    threads: config["threads"]
     params:
         lpips=LPIPS_FLAGS,
         inversion="--inversion-steps {steps} --inversion-lr {lr} --inversion-lpips {lpips_weight}".format(

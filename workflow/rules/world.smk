@@ -27,7 +27,9 @@ rule train_generator:
         "logs/train_generator.log",
     benchmark:
         "benchmarks/train_generator.tsv"
-    priority: 2  # on the critical path of the world: start it first
+    # first, on both cores (world.threads): a priority above any two 1-thread jobs, or a
+    # job that needs both cores starves behind them until the run ends
+    priority: 10
     conda:
         "../../envs/torch.yaml"
     threads: config["world"]["threads"]
@@ -73,7 +75,7 @@ rule train_encoder:
         "logs/train_encoder.log",
     benchmark:
         "benchmarks/train_encoder.tsv"
-    priority: 1  # on the critical path of the world: start it first
+    priority: 5  # next, on both cores, for the same reason
     conda:
         "../../envs/torch.yaml"
     threads: config["world"]["threads"]

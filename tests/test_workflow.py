@@ -35,7 +35,8 @@ def test_lint_is_clean(tmp_path):
 
 
 def test_default_config_dry_run_shows_the_whole_dag(tmp_path):
-    result = snakemake("-n", "--configfile", str(ROOT / "config" / "config.yaml"), cwd=tmp_path)
+    config_file = str(ROOT / "config" / "config.yaml")
+    result = snakemake("-n", "--cores", "2", "--configfile", config_file, cwd=tmp_path)
     out = result.stdout + result.stderr
     assert result.returncode == 0, out
     rules = ("dataset", "train_generator", "invert", "target", "unlearn", "evaluate", "attack")

@@ -128,9 +128,9 @@ rule world_quality:
         "logs/world_quality.log",
     benchmark:
         "benchmarks/world_quality.tsv"
+    priority: 1  # a 2-thread job would wait for both cores until the end of the run
     conda:
         "../../envs/torch.yaml"
-    priority: 1  # a 2-thread job would wait for both cores until the end of the run
     threads: config["threads"]
     params:
         lpips=LPIPS_FLAGS,

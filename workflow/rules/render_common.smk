@@ -70,10 +70,11 @@ def visual_outputs():
     files = [f"results/render/{s}/{i}/{m}.png" for s, i, m in render_runs()]
     files += [f"results/figures/gallery_{s}_{i}.png" for s, i in report_identities()]
     if attacked_methods():
+        scenarios = attacked_scenarios()
         files += [
             f"results/figures/attacks_{s}_{i}.png"
             for s, i in report_identities()
-            if s in attacked_scenarios()
+            if s in scenarios
         ]
     return files + rules.report_pages.output
 

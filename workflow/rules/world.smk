@@ -128,7 +128,7 @@ rule world_quality:
         "logs/world_quality.log",
     benchmark:
         "benchmarks/world_quality.tsv"
-    priority: 1  # a 2-thread job would wait for both cores until the end of the run
+    priority: 1  # on one thread: as a 2-thread job it waited behind 1-thread jobs to the end
     conda:
         "../../envs/torch.yaml"
     threads: config["threads"]

@@ -43,14 +43,24 @@ from idunlearn.world.build import build_generator
     show_default=True,
     help="coordinate planes into the generator's convolutions",
 )
+@click.option(
+    "--point-weight",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    show_default=True,
+    help="L1 weight on the renderer's landmarks, which the generator then predicts (0: none)",
+)
 @schedule_options
 @threads_option
 @seeded
 @step
-def main(dataset, out, w_norm, feature_weight, fresh_share, coords, steps, batch_size, lr, seed):
+def main(
+    dataset, out, w_norm, feature_weight, fresh_share, coords, point_weight, steps, batch_size, lr, seed
+):
     """Fit G(z, yaw) to the dataset's images from their known codes."""
     schedule = Schedule(steps, batch_size, lr)
-    build_generator(dataset, out, schedule, seed, w_norm, feature_weight, fresh_share, coords)
+    fit = {"feature_weight": feature_weight, "fresh_share": fresh_share, "coords": coords}
+    build_generator(dataset, out, schedule, seed, w_norm, **fit, point_weight=point_weight)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ from idunlearn.generators.synthetic import SyntheticGenerator, load_generator, s
 from idunlearn.io import ArtefactError
 from idunlearn.training import GeneratorData, image_gradient_l1, image_l1, weighted_mean
 from idunlearn.world import renderer
-from idunlearn.world.build import feature_weights, fresh_renders
+from idunlearn.world.build import feature_weights, fresh_renders, key_points
 
 
 @pytest.fixture(scope="module")
@@ -114,15 +114,29 @@ def test_feature_weights_peak_on_the_small_features():
 
 
 def test_fresh_renders_are_the_renderers_quantised_images_of_seeded_codes():
-    draw = fresh_renders(64, 0.4, 8.0)
-    images, codes, yaw, weights = draw(4, np.random.default_rng(3))
+    draw = fresh_renders(64, 0.4, 8.0, points=True)
+    drawn = draw(4, np.random.default_rng(3))
+    images, codes, yaw, weights, points = drawn
     again = draw(4, np.random.default_rng(3))
-    assert all(torch.equal(x, y) for x, y in zip((images, codes, yaw, weights), again, strict=True))
+    assert all(torch.equal(x, y) for x, y in zip(drawn, again, strict=True))
     k = len(renderer.IDENTITY_PARAMS)
     rendered = renderer.render(codes[:, :k].numpy(), codes[:, k:].numpy(), yaw[:, 0].numpy())
     assert (images - torch.from_numpy(rendered)).abs().max() <= 1 / 127.5  # uint8 steps
     assert yaw.abs().max() <= 0.4 and weights.shape == (4, 1, 64, 64)
-    assert fresh_renders(64, 0.4, None)(2, np.random.default_rng(0))[3] is None
+    assert torch.equal(points, key_points(codes[:, :k].numpy(), yaw[:, 0].numpy(), 64))
+    plain = fresh_renders(64, 0.4, None, points=False)(2, np.random.default_rng(0))
+    assert plain[3] is None and plain[4] is None
+
+
+def test_key_points_are_the_landmarks_at_pixel_centres_in_minus_one_to_one():
+    rng = np.random.default_rng(0)
+    identity, yaw = renderer.sample_identity_codes(3, rng), np.zeros(3, np.float32)
+    pixels = renderer.landmarks(identity, yaw, 64)
+    points = key_points(identity, yaw, 64)
+    assert points.shape == (3, len(renderer.LANDMARK_NAMES), 2)
+    # pixel 0's centre is -1 + 1/64, pixel 63's is 1 - 1/64
+    assert torch.allclose(points, torch.from_numpy((pixels + 0.5) / 32 - 1))
+    assert points.abs().max() < 1
 
 
 def test_a_batch_takes_its_fresh_share_from_the_renders():
@@ -131,21 +145,24 @@ def test_a_batch_takes_its_fresh_share_from_the_renders():
 
     def fresh(n, rng):
         calls.append(n)
-        return torch.ones(n, 3, 4, 4), torch.ones(n, 2), torch.ones(n, 1), None
+        return torch.ones(n, 3, 4, 4), torch.ones(n, 2), torch.ones(n, 1), None, torch.ones(n, 5, 2)
 
-    data = GeneratorData(images, codes, yaw, None, fresh, 0.5)
-    real, z, cam, weights = data.batch(torch.tensor([5, 1, 2, 3]), np.random.default_rng(0))
+    points = torch.zeros(6, 5, 2)
+    data = GeneratorData(images, codes, yaw, None, points, fresh, 0.5)
+    batch = data.batch(torch.tensor([5, 1, 2, 3]), np.random.default_rng(0))
+    real, z, cam, weights, where = batch
     assert calls == [2] and weights is None
     assert real[:2].eq(0).all() and real[2:].eq(1).all() and z[2:].eq(1).all()
+    assert where.shape == (4, 5, 2) and where[:2].eq(0).all() and where[2:].eq(1).all()
     plain = GeneratorData(images, codes, yaw).batch(torch.tensor([5, 1]), None)
-    assert len(plain[0]) == 2 and plain[3] is None
+    assert len(plain[0]) == 2 and plain[3] is None and plain[4] is None
 
 
 def test_coordinate_planes_feed_every_conv_and_survive_a_checkpoint(tmp_path):
     torch.manual_seed(0)
     g = SyntheticGenerator(z_dim=7, coords=True).eval()
     assert g.backbone[0].weight.shape[1] == 64 + 3 and g.head[0].weight.shape[1] == 32 + 3
-    planes = g.planes(torch.zeros(2, 5, 4, 4))
+    planes = g.planes(torch.zeros(2, 5, 4, 4), None)
     assert planes.shape == (2, 8, 4, 4)
     assert planes[0, 5, 0].tolist() == pytest.approx([-1, -1 / 3, 1 / 3, 1])  # x
     assert planes[0, 7].eq(1).all()  # the ones plane
@@ -153,4 +170,40 @@ def test_coordinate_planes_feed_every_conv_and_survive_a_checkpoint(tmp_path):
     ws, cam = g.mapping(torch.randn(2, 7)), torch.zeros(2, 1)
     loaded = load_generator(tmp_path / "g.pt")
     assert torch.equal(loaded.synthesis(ws, cam)["image"], g.synthesis(ws, cam)["image"])
-    assert SyntheticGenerator(z_dim=7).planes(planes).shape == planes.shape  # off: unchanged
+    assert SyntheticGenerator(z_dim=7).planes(planes, None).shape == planes.shape  # off: unchanged
+
+
+def test_key_point_heatmaps_peak_where_the_points_are():
+    torch.manual_seed(0)
+    g = SyntheticGenerator(z_dim=7, points=2).eval()
+    assert g.backbone[0].weight.shape[1] == 64 + 2 and g.head[0].weight.shape[1] == 32 + 2
+    # pixel (x 1, y 2) of an 8 x 8 map has its centre at (-1 + 3/8, -1 + 5/8)
+    points = torch.tensor([[[-0.625, -0.375], [0.875, 0.875]]])
+    maps = g.planes(torch.zeros(1, 3, 8, 8), points)[0, 3:]
+    assert maps.shape == (2, 8, 8) and maps[0, 2, 1] == pytest.approx(1.0)
+    assert maps[1, 7, 7] == pytest.approx(1.0)
+    assert maps[0, 2, 2] == pytest.approx(math.exp(-0.5))  # one pixel away: one sigma
+    # sigma is one pixel at every resolution: at 16 x 16, pixel (14, 15) is half a pixel off
+    # the second point in x and in y, (1/2)^2 sigma^2 in all
+    at16 = g.planes(torch.zeros(1, 3, 16, 16), points)[0, 4, 15, 14]
+    assert at16 == pytest.approx(math.exp(-0.25))
+
+
+def test_key_points_follow_w_and_yaw_and_survive_rescaling_and_a_checkpoint(tmp_path):
+    torch.manual_seed(0)
+    g = SyntheticGenerator(z_dim=7, points=3).eval()
+    z, cam = torch.randn(4, 7), torch.tensor([[0.0], [0.1], [0.2], [-0.2]])
+    ws = g.mapping(z)
+    points = g.key_points(ws, cam)
+    assert points.shape == (4, 3, 2)
+    assert not torch.allclose(points, g.key_points(ws, torch.zeros(4, 1)))
+    image = g.synthesis(ws, cam)["image"]
+    with torch.no_grad():
+        g.rescale_w(50.0, torch.randn(256, 7))
+    assert torch.allclose(g.key_points(g.mapping(z), cam), points, atol=1e-5)
+    assert torch.allclose(g.synthesis(g.mapping(z), cam)["image"], image, atol=1e-4)
+    assert "project_points.0.weight" in g.trainable_names()  # unlearning may move them
+    save_generator(tmp_path / "g.pt", g)
+    loaded = load_generator(tmp_path / "g.pt")
+    assert torch.equal(loaded.key_points(ws, cam), g.key_points(ws, cam))
+    assert SyntheticGenerator(z_dim=7).key_points(ws, cam) is None

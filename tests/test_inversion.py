@@ -6,6 +6,7 @@ from idunlearn.generators.synthetic import SyntheticGenerator
 from idunlearn.inversion import InversionConfig, invert
 from idunlearn.training import Schedule, train_encoder, train_generator, train_identity
 from idunlearn.world import renderer
+from idunlearn.world.build import key_points
 
 from tiny import squared_perceptual
 
@@ -61,3 +62,18 @@ def test_identity_training_is_deterministic_despite_dropout():
     b = train_identity(images, labels, "resnet", Schedule(3, 6, 1e-3), seed=4, width=8)
     for (name, pa), pb in zip(a.state_dict().items(), b.state_dict().values(), strict=True):
         assert torch.equal(pa, pb), name
+
+
+def test_point_supervision_moves_the_generators_key_points_to_the_landmarks():
+    """A flipped sign or a zero weight on the points' L1 leaves them where they started."""
+    images, codes, yaw = tiny_world()
+    k = len(renderer.IDENTITY_PARAMS)
+    points = key_points(codes[:, :k].numpy(), yaw[:, 0].numpy(), 64)
+    schedule = Schedule(60, 8, 3e-3)
+    untrained = train_generator(images, codes, yaw, Schedule(1, 8, 0.0), 2, 20.0, points=points)
+    trained = train_generator(images, codes, yaw, schedule, 2, 20.0, points=points)
+    with torch.no_grad():
+        before = (untrained.key_points(untrained.mapping(codes), yaw) - points).abs().mean()
+        after = (trained.key_points(trained.mapping(codes), yaw) - points).abs().mean()
+    assert trained.num_points == len(renderer.LANDMARK_NAMES)
+    assert after < 0.5 * before

@@ -135,8 +135,9 @@ def image_l1(fake: torch.Tensor, real: torch.Tensor, weights: torch.Tensor | Non
     return weighted_mean((fake - real).abs(), weights) + image_gradient_l1(fake, real, weights)
 
 
-#: Renders of new codes: (n, rng) -> images [n, 3, H, W], codes [n, z_dim], yaw [n, 1] and
-#: pixel weights [n, 1, H, W] (or None), drawn only from `rng`.
+#: Renders of new codes: (n, rng) -> images [n, 3, H, W], codes [n, z_dim], yaw [n, 1],
+#: pixel weights [n, 1, H, W] (or None) and key points [n, K, 2] (or None), drawn only
+#: from `rng`.
 Fresh = Callable[[int, np.random.Generator], tuple[torch.Tensor, ...]]
 
 
@@ -149,16 +150,18 @@ class GeneratorData:
     codes: torch.Tensor  # [N, z_dim] the renderer codes of each image (identity + nuisance)
     yaw: torch.Tensor  # [N, 1] the camera of each image
     weights: torch.Tensor | None = None  # [N, 1, 64, 64]; `fresh` gives weights iff this does
+    points: torch.Tensor | None = None  # [N, K, 2] in [-1, 1]; `fresh` gives points iff this does
     fresh: Fresh | None = None
     fresh_share: float = 0.0
 
     def batch(self, idx: torch.Tensor, rng: np.random.Generator) -> tuple:
-        """Images, codes, yaw and weights of one step: `idx`'s dataset rows, the last
-        `fresh_share` of them replaced by fresh renders."""
+        """Images, codes, yaw, weights and points of one step: `idx`'s dataset rows, the
+        last `fresh_share` of them replaced by fresh renders."""
         n_fresh = round(self.fresh_share * len(idx)) if self.fresh is not None else 0
         idx = idx[: len(idx) - n_fresh]
         weights = None if self.weights is None else self.weights[idx]
-        parts = [(self.images[idx], self.codes[idx], self.yaw[idx], weights)]
+        points = None if self.points is None else self.points[idx]
+        parts = [(self.images[idx], self.codes[idx], self.yaw[idx], weights, points)]
         if n_fresh:
             parts.append(self.fresh(n_fresh, rng))
         return tuple(
@@ -178,6 +181,8 @@ def train_generator(
     fresh: Fresh | None = None,  # renders of new codes (same weights contract)
     fresh_share: float = 0.0,  # the share of every batch that `fresh` renders
     coords: bool = False,  # the generator's coordinate planes (SyntheticGenerator)
+    points: torch.Tensor | None = None,  # [N, K, 2] key points in [-1, 1] the generator predicts
+    point_weight: float = 1.0,  # weight of the key points' L1 beside the image's
 ) -> SyntheticGenerator:
     """Fit G(z, camera) to the dataset as a neural renderer with known codes.
 
@@ -185,19 +190,25 @@ def train_generator(
     faces from the same distribution; regression converges reliably on a CPU,
     which adversarial training at this budget does not.
     """
-    data = GeneratorData(images, codes, yaw, weights, fresh, fresh_share)
+    data = GeneratorData(images, codes, yaw, weights, points, fresh, fresh_share)
     generator = torch.Generator().manual_seed(seed)
     rng = np.random.default_rng(seed)  # the fresh renders' codes
-    model = seeded(seed, lambda: SyntheticGenerator(z_dim=codes.shape[1], coords=coords))
+    num_points = 0 if points is None else points.shape[1]
+    model = seeded(
+        seed, lambda: SyntheticGenerator(z_dim=codes.shape[1], coords=coords, points=num_points)
+    )
     optimizer = torch.optim.Adam(model.parameters(), lr=schedule.lr, betas=(0.9, 0.99))
 
     def loss_of(idx: torch.Tensor) -> torch.Tensor:
-        real, z, cam, weights = data.batch(idx, rng)
+        real, z, cam, weights, true_points = data.batch(idx, rng)
         ws = model.mapping(z)
         fake = model.synthesis(ws, cam)["image"]
         with torch.no_grad():  # w_avg tracks the mapping's outputs, as StyleGAN's does
             model.w_avg_buffer.lerp_(ws[:, 0].mean(0), 1 - w_avg_beta)
-        return image_l1(fake, real, weights)
+        loss = image_l1(fake, real, weights)
+        if true_points is None:
+            return loss
+        return loss + point_weight * F.l1_loss(model.key_points(ws, cam), true_points)
 
     fit(optimizer, schedule, len(images), generator, "train_generator", loss_of, seed)
     model.eval()

@@ -55,7 +55,7 @@ DATASET_KEYS = (
 # The schedule keys of each world network, in the order of the training CLIs' flags.
 SCHEDULE_KEYS = ("steps", "batch_size", "lr")
 # How the generator is fit besides its schedule, in the order of train_generator's flags.
-GENERATOR_FIT_KEYS = ("feature_weight", "fresh_share", "coords")
+GENERATOR_FIT_KEYS = ("feature_weight", "fresh_share", "coords", "point_weight")
 METHODS = all_methods(config)
 CANONICAL = canonical_names(config)
 TABLE_METHODS = list(config["methods"])

@@ -89,6 +89,7 @@ class SyntheticGenerator(GeneratorAdapter):
         channels: tuple[int, int] = (64, 32),  # backbone channels at 16 and 32 px
         head_channels: int = 16,  # channels of the head's one conv at 64 px
         coords: bool = False,  # feed (x, y, 1) planes to every 3x3 conv: places small features
+        points: int = 0,  # key points predicted from (w, yaw), fed as heatmaps to every 3x3 conv
     ) -> None:
         super().__init__()
         self.init_kwargs = {
@@ -98,9 +99,10 @@ class SyntheticGenerator(GeneratorAdapter):
             "channels": list(channels),
             "head_channels": head_channels,
             "coords": coords,
+            "points": points,
         }
-        self.coords = coords
-        extra = len(COORD_PLANES) if coords else 0
+        self.coords, self.num_points = coords, points
+        extra = (len(COORD_PLANES) if coords else 0) + points
         self.z_dim, self.w_dim, self.image_size = z_dim, w_dim, 64
         self.mapping_net = nn.Sequential(
             nn.Linear(z_dim, mapping_width),
@@ -111,6 +113,14 @@ class SyntheticGenerator(GeneratorAdapter):
             nn.LeakyReLU(0.2),
             nn.Linear(mapping_width, w_dim),
         )
+        if points:
+            # Where the small features go: a smooth function of (w, yaw) that a linear
+            # projection to a 16 x 16 map cannot place sharply.
+            self.project_points = nn.Sequential(
+                nn.Linear(w_dim + 2, mapping_width),
+                nn.LeakyReLU(0.2),
+                nn.Linear(mapping_width, 2 * points),
+            )
         c16, c32 = channels
         self.project = nn.Linear(w_dim, c16 * 16 * 16)
         self.project_cam = nn.Linear(2, c16 * 16 * 16, bias=False)
@@ -167,24 +177,41 @@ class SyntheticGenerator(GeneratorAdapter):
         return yaws.float()[:, None]
 
     # -- network -----------------------------------------------------------------------------
+    def key_points(self, ws: torch.Tensor, camera: torch.Tensor) -> torch.Tensor | None:
+        """[B, points, 2] (x, y) in [-1, 1] (pixel centres, as align_corners=False), or None."""
+        if not self.num_points:
+            return None
+        cam = yaw_embedding(camera.to(ws.device))
+        return self.project_points(torch.cat([ws[:, 0], cam], dim=1)).view(len(ws), -1, 2)
+
     def backbone_forward(self, ws: torch.Tensor, camera: torch.Tensor) -> torch.Tensor:
         cam = yaw_embedding(camera)
+        points = self.key_points(ws, camera)
         x = self.project(ws[:, 0]) + self.project_cam(cam)
         x = F.leaky_relu(x.view(len(ws), -1, 16, 16), 0.2) * math.sqrt(2)
-        x = self.backbone[0](self.planes(x), ws[:, 1], cam)
+        x = self.backbone[0](self.planes(x, points), ws[:, 1], cam)
         x = F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
-        x = self.backbone[1](self.planes(x), ws[:, 2], cam)
-        return self.backbone[2](self.planes(x), ws[:, 3], cam)
+        x = self.backbone[1](self.planes(x, points), ws[:, 2], cam)
+        return self.backbone[2](self.planes(x, points), ws[:, 3], cam)
 
-    def planes(self, x: torch.Tensor) -> torch.Tensor:
-        """x with the coordinate planes appended (when the network has them)."""
-        if not self.coords:
-            return x
+    def planes(self, x: torch.Tensor, points: torch.Tensor | None) -> torch.Tensor:
+        """x with the coordinate planes and the key points' heatmaps appended (when the
+        network has them). A heatmap is a Gaussian one pixel of x's resolution wide."""
         b, _, h, w = x.shape
-        ys = torch.linspace(-1, 1, h, device=x.device)[:, None].expand(h, w)
-        xs = torch.linspace(-1, 1, w, device=x.device)[None, :].expand(h, w)
-        grid = torch.stack([xs, ys, torch.ones_like(xs)])[None].expand(b, -1, -1, -1)
-        return torch.cat([x, grid.to(x.dtype)], dim=1)
+        extra = [x]
+        if self.coords:
+            ys = torch.linspace(-1, 1, h, device=x.device)[:, None].expand(h, w)
+            xs = torch.linspace(-1, 1, w, device=x.device)[None, :].expand(h, w)
+            grid = torch.stack([xs, ys, torch.ones_like(xs)])[None].expand(b, -1, -1, -1)
+            extra.append(grid.to(x.dtype))
+        if points is not None:
+            ys = ((torch.arange(h, device=x.device) * 2 + 1) / h - 1).to(x.dtype)
+            xs = ((torch.arange(w, device=x.device) * 2 + 1) / w - 1).to(x.dtype)
+            inv_var = 0.5 * (h / 2) ** 2  # 1 / (2 sigma^2), sigma = one pixel = 2 / h
+            gx = torch.exp(-inv_var * (xs[None, None, :] - points[..., 0:1]) ** 2)  # [B, K, w]
+            gy = torch.exp(-inv_var * (ys[None, None, :] - points[..., 1:2]) ** 2)  # [B, K, h]
+            extra.append(gy[..., :, None] * gx[..., None, :])
+        return torch.cat(extra, dim=1) if len(extra) > 1 else x
 
     def head_forward(
         self, features: torch.Tensor, ws: torch.Tensor, camera: torch.Tensor
@@ -192,7 +219,7 @@ class SyntheticGenerator(GeneratorAdapter):
         cam = yaw_embedding(camera)
         x = F.interpolate(features, scale_factor=2, mode="bilinear", align_corners=False)
         first = 1 + len(self.backbone)
-        x = self.head[0](self.planes(x), ws[:, first], cam)
+        x = self.head[0](self.planes(x, self.key_points(ws, camera)), ws[:, first], cam)
         return self.head[1](x, ws[:, first + 1], cam)
 
     def generate(self, z: torch.Tensor, camera: torch.Tensor) -> torch.Tensor:
@@ -215,6 +242,8 @@ class SyntheticGenerator(GeneratorAdapter):
         last.bias.mul_(k)
         self.w_avg_buffer.mul_(k)
         self.project.weight.div_(k)
+        if self.num_points:
+            self.project_points[0].weight[:, : self.w_dim].div_(k)
         for module in self.modules():
             if isinstance(module, ModulatedConv):
                 module.affine_w.weight.div_(k)

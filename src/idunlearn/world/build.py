@@ -69,17 +69,24 @@ def feature_weights(
     return 1.0 + weight * bumps
 
 
-def fresh_renders(size: int, yaw_range: float, weight: float | None) -> Fresh:
-    """Renders of new standard-normal codes at dataset yaws, quantised as the dataset's
-    uint8 images are, with their feature weights (None: no weights)."""
+def key_points(identity_codes: np.ndarray, yaw: np.ndarray, size: int) -> torch.Tensor:
+    """[N, len(LANDMARK_NAMES), 2] the renderer's landmarks in [-1, 1], pixel centres as
+    the generator's heatmaps place them."""
+    return torch.from_numpy((2 * landmarks(identity_codes, yaw, size) + 1) / size - 1)
 
-    def draw(n: int, rng: np.random.Generator) -> tuple[torch.Tensor, ...]:
+
+def fresh_renders(size: int, yaw_range: float, weight: float | None, points: bool) -> Fresh:
+    """Renders of new standard-normal codes at dataset yaws, quantised as the dataset's
+    uint8 images are, with their feature weights (None: no weights) and key points."""
+
+    def draw(n: int, rng: np.random.Generator) -> tuple[torch.Tensor | None, ...]:
         identity, nuisance = sample_identity_codes(n, rng), sample_nuisance_codes(n, rng)
         yaw = rng.uniform(-yaw_range, yaw_range, n).astype(np.float32)
         images = to_float_images(to_uint8_images(render(identity, nuisance, yaw, size=size)))
         codes = np.concatenate([identity, nuisance], axis=1)
         weights = None if weight is None else feature_weights(identity, yaw, size, weight)
-        return to_tensor(images), to_tensor(codes), to_tensor(yaw)[:, None], weights
+        where = key_points(identity, yaw, size) if points else None
+        return to_tensor(images), to_tensor(codes), to_tensor(yaw)[:, None], weights, where
 
     return draw
 
@@ -93,19 +100,21 @@ def build_generator(
     feature_weight: float = 0.0,
     fresh_share: float = 0.0,
     coords: bool = False,
+    point_weight: float = 0.0,
 ) -> None:
-    """feature_weight 0, fresh_share 0 and no coords: the plain L1 fit of the dataset."""
+    """feature_weight 0, fresh_share 0, no coords and point_weight 0: the plain L1 fit of
+    the dataset. point_weight > 0: the generator predicts the renderer's landmarks."""
     split = training_split(dataset)
     data = load_dataset(dataset)
     spec = spec_of(data)
+    keep = ~data["heldout"]
+    identity, yaw = data["identity_codes"][keep], data["yaw"][keep]
     weight = feature_weight if feature_weight > 0 else None
-    weights = None
-    if weight is not None:
-        keep = ~data["heldout"]
-        weights = feature_weights(
-            data["identity_codes"][keep], data["yaw"][keep], spec.image_size, weight
-        )
-    fresh = fresh_renders(spec.image_size, spec.yaw_range, weight) if fresh_share > 0 else None
+    weights = None if weight is None else feature_weights(identity, yaw, spec.image_size, weight)
+    points = key_points(identity, yaw, spec.image_size) if point_weight > 0 else None
+    fresh = None
+    if fresh_share > 0:
+        fresh = fresh_renders(spec.image_size, spec.yaw_range, weight, points is not None)
     model = train_generator(
         split["images"],
         split["codes"],
@@ -117,9 +126,12 @@ def build_generator(
         fresh=fresh,
         fresh_share=fresh_share,
         coords=coords,
+        points=points,
+        point_weight=point_weight,
     )
     meta = {"seed": seed, "steps": schedule.steps, "feature_weight": feature_weight}
-    save_generator(out, model, meta={**meta, "fresh_share": fresh_share})
+    meta |= {"fresh_share": fresh_share, "point_weight": point_weight}
+    save_generator(out, model, meta=meta)
 
 
 def build_identity(dataset: str, out: str, role: str, schedule: Schedule, seed: int) -> None:

@@ -55,7 +55,17 @@ from idunlearn.world.build import build_generator
 @seeded
 @step
 def main(
-    dataset, out, w_norm, feature_weight, fresh_share, coords, point_weight, steps, batch_size, lr, seed
+    dataset,
+    out,
+    w_norm,
+    feature_weight,
+    fresh_share,
+    coords,
+    point_weight,
+    steps,
+    batch_size,
+    lr,
+    seed,
 ):
     """Fit G(z, yaw) to the dataset's images from their known codes."""
     schedule = Schedule(steps, batch_size, lr)

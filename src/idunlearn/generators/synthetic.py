@@ -78,7 +78,10 @@ class SyntheticGenerator(GeneratorAdapter):
     The backbone starts from a linear projection of the first W+ row to a
     16 x 16 map rather than from a learned constant: with the projection the
     network places facial features directly from w, which halved the training
-    steps needed on a CPU compared with a StyleGAN-like 4 x 4 constant.
+    steps needed on a CPU compared with a StyleGAN-like 4 x 4 constant. With
+    `points`, key points predicted from (w, yaw) enter every 3x3 conv as
+    heatmaps: a linear projection places the face's small features only as
+    blurred averages.
     """
 
     def __init__(

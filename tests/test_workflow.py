@@ -59,6 +59,19 @@ def test_default_config_dry_run_shows_the_whole_dag(tmp_path):
         assert (f"threads: {threads}" in job) or (threads == 1 and "threads:" not in job), job
 
 
+def test_fewer_cores_schedule_fewer_slots_but_keep_the_configs_torch_threads(tmp_path):
+    """Snakemake caps a job's threads at --cores; torch's thread count splits float sums,
+    so a 1-core run given the capped count would train another world."""
+    config_file = str(ROOT / "config" / "config.yaml")
+    result = snakemake("-n", "-p", "--cores", "1", "--configfile", config_file, cwd=tmp_path)
+    out = result.stdout + result.stderr
+    assert result.returncode == 0, out
+    for job in re.split(r"\n(?:local)?rule ", out)[1:]:
+        name = job.split(":", 1)[0]
+        if name in ("train_generator", "train_encoder"):
+            assert "--threads 2" in job and "threads: 2" not in job, job
+
+
 @pytest.mark.parametrize(
     ("change", "named"),
     [

@@ -19,6 +19,7 @@ rule attack:
     resources:
         gpu=config["resources"]["gpu"],
     params:
+        threads=JOB_THREADS,
         settings=method_settings,
         lpips=LPIPS_FLAGS,
         attacks=get_attack_flags,
@@ -33,4 +34,4 @@ rule attack:
         " --settings {params.settings}"
         " {params.attacks} {params.lpips} --out {output.json:q}"
         " --out-renders {output.renders:q} --seed {params.seed}"
-        " {params.device} --threads {threads}"
+        " {params.device} {params.threads}"

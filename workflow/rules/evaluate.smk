@@ -15,6 +15,7 @@ rule fid_reference:
     resources:
         gpu=config["resources"]["gpu"],
     params:
+        threads=JOB_THREADS,
         samples=config["evaluation"]["fid_samples"],
         batch=config["evaluation"]["batch_size"],
         seed=seed_for("fid"),
@@ -24,7 +25,7 @@ rule fid_reference:
         " --features {input.features:q} --dataset {input.dataset:q}"
         " --samples {params.samples} --batch-size {params.batch}"
         " --out {output:q} --seed {params.seed}"
-        " {params.device} --threads {threads}"
+        " {params.device} {params.threads}"
 
 
 rule evaluate:
@@ -56,6 +57,7 @@ rule evaluate:
     resources:
         gpu=config["resources"]["gpu"],
     params:
+        threads=JOB_THREADS,
         settings=method_settings,
         batch=config["evaluation"]["batch_size"],
         extra=lambda wc, input: file_flags(input, ("encoder", "second_identity")),
@@ -72,4 +74,4 @@ rule evaluate:
         " --method {wildcards.method} --settings {params.settings}"
         " --out-json {output.json:q} --out-png {output.png:q}"
         " --max-no-face-share {params.max_no_face} --seed {params.seed}"
-        " {params.extra} {params.device} --threads {threads}"
+        " {params.extra} {params.device} {params.threads}"

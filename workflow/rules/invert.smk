@@ -17,6 +17,7 @@ rule invert:
     resources:
         gpu=config["resources"]["gpu"],
     params:
+        threads=JOB_THREADS,
         lpips=LPIPS_FLAGS,
         device=DEVICE_FLAG,
         inversion=flags(config["inversion"], "method", "steps", "lr", "lpips_weight"),
@@ -27,4 +28,4 @@ rule invert:
         " --generator {input.generator:q} --encoder {input.encoder:q}"
         " --scenario {wildcards.scenario} --identity {wildcards.identity}"
         " {params.inversion} {params.lpips} --out {output:q}"
-        " --seed {params.seed} {params.device} --threads {threads}"
+        " --seed {params.seed} {params.device} {params.threads}"

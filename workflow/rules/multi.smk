@@ -46,6 +46,7 @@ rule multi_invert:
     resources:
         gpu=config["resources"]["gpu"],
     params:
+        threads=JOB_THREADS,
         lpips=LPIPS_FLAGS,
         device=DEVICE_FLAG,
         inversion=flags(config["inversion"], "method", "steps", "lr", "lpips_weight"),
@@ -55,7 +56,7 @@ rule multi_invert:
         " --dataset {input.dataset:q} --generator {input.generator:q}"
         " --encoder {input.encoder:q} --scenario ood --identity {wildcards.identity}"
         " {params.inversion} {params.lpips} --out {output:q}"
-        " --seed {params.seed} {params.device} --threads {threads}"
+        " --seed {params.seed} {params.device} {params.threads}"
 
 
 rule multi_unlearn:
@@ -76,6 +77,7 @@ rule multi_unlearn:
     resources:
         gpu=config["resources"]["gpu"],
     params:
+        threads=JOB_THREADS,
         settings=method_settings,
         lpips=LPIPS_FLAGS,
         schedule=flags(config["unlearn"], "steps", "lr"),
@@ -90,7 +92,7 @@ rule multi_unlearn:
         " --method {wildcards.method} --settings {params.settings}"
         " --mode {wildcards.mode} {params.previous} {params.per_step}"
         " {params.schedule} {params.lpips} {params.device} --out {output:q}"
-        " --seed {params.seed} --threads {threads}"
+        " --seed {params.seed} {params.threads}"
 
 
 rule multi_evaluate:
@@ -114,6 +116,7 @@ rule multi_evaluate:
     resources:
         gpu=config["resources"]["gpu"],
     params:
+        threads=JOB_THREADS,
         forget=lambda wc, input: repeated("--forget", input.forget),
         retain=lambda wc, input: repeated("--retain", input.retain),
         batch=config["evaluation"]["batch_size"],
@@ -124,7 +127,7 @@ rule multi_evaluate:
         " --unlearned {input.unlearned:q} {params.forget} {params.retain}"
         " --eval-identity {input.eval_identity:q} --features {input.features:q}"
         " --reference {input.reference:q} --batch-size {params.batch}"
-        " {params.device} --out {output:q} --seed {params.seed} --threads {threads}"
+        " {params.device} --out {output:q} --seed {params.seed} {params.threads}"
 
 
 rule multi_attack:
@@ -145,6 +148,7 @@ rule multi_attack:
     resources:
         gpu=config["resources"]["gpu"],
     params:
+        threads=JOB_THREADS,
         forget=lambda wc, input: repeated("--forget", input.forget),
         ks=",".join(str(k) for k in MULTI.get("relearn", {}).get("ks", [10, 50, 100])),
         lr=MULTI.get("relearn", {}).get("lr", 1e-4),
@@ -157,7 +161,7 @@ rule multi_attack:
         " --unlearned {input.unlearned:q} {params.forget}"
         " --eval-identity {input.eval_identity:q} --relearn-ks {params.ks}"
         " --relearn-lr {params.lr} --lpips-weight {params.lpips_weight} {params.lpips}"
-        " {params.device} --out {output:q} --seed {params.seed} --threads {threads}"
+        " {params.device} --out {output:q} --seed {params.seed} {params.threads}"
 
 
 rule multi_report:

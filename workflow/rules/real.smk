@@ -130,6 +130,7 @@ rule fid_real:
     resources:
         gpu=config["resources"]["gpu"],
     params:
+        threads=JOB_THREADS,
         images=config["real"]["fid_real_images"],
         resolution=config["real"]["resolution"],
         batch=config["evaluation"]["batch_size"],
@@ -139,4 +140,4 @@ rule fid_real:
         "run_step {log:q} fid_real --index {input.index:q} --features {input.features:q}"
         " --count {params.images} --resolution {params.resolution}"
         " --batch-size {params.batch} --out {output:q} --seed {params.seed}"
-        " {params.device} --threads {threads}"
+        " {params.device} {params.threads}"

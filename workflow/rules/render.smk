@@ -27,6 +27,7 @@ rule render:
     resources:
         gpu=config["resources"]["gpu"],
     params:
+        threads=JOB_THREADS,
         seeds=",".join(
             str(s) for s in config.get("render", {}).get("seeds", [0, 1, 2, 3])
         ),
@@ -36,7 +37,7 @@ rule render:
         "run_step {log:q} render --generator {input.generator:q}"
         " --unlearned {input.unlearned:q} --inversion {input.inversion:q}"
         " --seeds {params.seeds} {params.encoder} --out {output:q}"
-        " {params.device} --threads {threads}"
+        " {params.device} {params.threads}"
 
 
 rule gallery:
@@ -62,6 +63,7 @@ rule gallery:
     resources:
         gpu=config["resources"]["gpu"],
     params:
+        threads=JOB_THREADS,
         runs=gallery_runs,
         inversions=lambda wc, input: " ".join(
             f"--inversion {shlex.quote(p)}" for p in input.inversions
@@ -76,7 +78,7 @@ rule gallery:
         " {params.inversions} {params.encoder} --eval-identity {input.eval_identity:q}"
         " --random-faces {params.faces} --seed {params.seed} --title {params.title}"
         " --out-png {output.png:q} --out-json {output.json:q}"
-        " {params.device} --threads {threads}"
+        " {params.device} {params.threads}"
 
 
 rule attack_figure:

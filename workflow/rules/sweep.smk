@@ -18,6 +18,7 @@ rule strength_sweep:
     resources:
         gpu=config["resources"]["gpu"],
     params:
+        threads=JOB_THREADS,
         settings=method_settings,
         batch=config["evaluation"]["batch_size"],
         device=DEVICE_FLAG,
@@ -29,7 +30,7 @@ rule strength_sweep:
         " --reference {input.reference:q} --batch-size {params.batch}"
         " --scenario {wildcards.scenario} --identity {wildcards.identity}"
         " --method {wildcards.method} --settings {params.settings} --out {output:q}"
-        " --seed {params.seed} {params.device} --threads {threads}"
+        " --seed {params.seed} {params.device} {params.threads}"
 
 
 rule sweep_figure:

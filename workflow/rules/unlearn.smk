@@ -18,6 +18,7 @@ rule unlearn:
     resources:
         gpu=config["resources"]["gpu"],
     params:
+        threads=JOB_THREADS,
         settings=method_settings,
         lpips=LPIPS_FLAGS,
         schedule=flags(config["unlearn"], "steps", "lr"),
@@ -30,4 +31,4 @@ rule unlearn:
         " --loss-identity {input.loss_identity:q} --method {wildcards.method}"
         " --settings {params.settings} {params.schedule}"
         " {params.lpips} {params.device} --out {output:q} --seed {params.seed}"
-        " {params.extra} --threads {threads}"
+        " {params.extra} {params.threads}"

@@ -34,6 +34,7 @@ rule train_generator:
         "../../envs/torch.yaml"
     threads: config["world"]["threads"]
     params:
+        threads=WORLD_THREADS,
         schedule=flags(config["world"]["generator"], *SCHEDULE_KEYS),
         fit=flags(config["world"]["generator_fit"], *GENERATOR_FIT_KEYS),
         w_norm=config["world"]["w_norm"],
@@ -41,7 +42,7 @@ rule train_generator:
     shell:
         "run_step {log:q} train_generator --dataset {input:q} --out {output:q}"
         " --w-norm {params.w_norm} {params.fit} {params.schedule} --seed {params.seed}"
-        " --threads {threads}"
+        " {params.threads}"
 
 
 rule train_identity:
@@ -58,11 +59,12 @@ rule train_identity:
         "../../envs/torch.yaml"
     threads: config["threads"]
     params:
+        threads=JOB_THREADS,
         schedule=flags(config["world"]["identity"], *SCHEDULE_KEYS),
         seed=lambda wc: seed_for("train_identity", wc.role),
     shell:
         "run_step {log:q} train_identity --dataset {input:q} --role {wildcards.role}"
-        " --out {output:q} {params.schedule} --seed {params.seed} --threads {threads}"
+        " --out {output:q} {params.schedule} --seed {params.seed} {params.threads}"
 
 
 rule train_encoder:
@@ -80,12 +82,13 @@ rule train_encoder:
         "../../envs/torch.yaml"
     threads: config["world"]["threads"]
     params:
+        threads=WORLD_THREADS,
         schedule=flags(config["world"]["encoder"], *SCHEDULE_KEYS),
         seed=seed_for("train_encoder"),
     shell:
         "run_step {log:q} train_encoder --dataset {input.dataset:q}"
         " --generator {input.generator:q} --out {output:q} {params.schedule}"
-        " --seed {params.seed} --threads {threads}"
+        " --seed {params.seed} {params.threads}"
 
 
 rule train_features:
@@ -102,11 +105,12 @@ rule train_features:
         "../../envs/torch.yaml"
     threads: config["threads"]
     params:
+        threads=JOB_THREADS,
         schedule=flags(config["world"]["features"], *SCHEDULE_KEYS),
         seed=seed_for("train_features"),
     shell:
         "run_step {log:q} train_features --dataset {input:q} --out {output:q}"
-        " {params.schedule} --seed {params.seed} --threads {threads}"
+        " {params.schedule} --seed {params.seed} {params.threads}"
 
 
 rule world_quality:
@@ -133,6 +137,7 @@ rule world_quality:
         "../../envs/torch.yaml"
     threads: config["threads"]
     params:
+        threads=JOB_THREADS,
         lpips=LPIPS_FLAGS,
         inversion="--inversion-steps {steps} --inversion-lr {lr} --inversion-lpips {lpips_weight}".format(
             **config["inversion"]
@@ -147,4 +152,4 @@ rule world_quality:
         " --features {input.features:q} {params.inversion}"
         " {params.lpips} --inversion-identities {params.people} --samples {params.samples}"
         " --out-json {output.json:q}"
-        " --out-png {output.png:q} --seed {params.seed} --threads {threads}"
+        " --out-png {output.png:q} --seed {params.seed} {params.threads}"

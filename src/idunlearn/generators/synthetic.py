@@ -72,6 +72,15 @@ class ModulatedConv(nn.Module):
         return F.leaky_relu(x, 0.2) * math.sqrt(2) if self.activate else x
 
 
+def upsample2x(x: torch.Tensor) -> torch.Tensor:
+    """Bilinear 2x upsampling, bit for bit torch's, in about half its CPU time: torch's
+    kernel is slow on NCHW tensors and fast on channels-last ones; the result goes back to
+    NCHW, so the convolutions that follow see what they always saw."""
+    x = x.contiguous(memory_format=torch.channels_last)
+    y = F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
+    return y.contiguous()
+
+
 class SyntheticGenerator(GeneratorAdapter):
     """Mapping + backbone (to a 32 x 32 feature map) + head (to a 64 x 64 image).
 
@@ -193,7 +202,7 @@ class SyntheticGenerator(GeneratorAdapter):
         x = self.project(ws[:, 0]) + self.project_cam(cam)
         x = F.leaky_relu(x.view(len(ws), -1, 16, 16), 0.2) * math.sqrt(2)
         x = self.backbone[0](self.planes(x, points), ws[:, 1], cam)
-        x = F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
+        x = upsample2x(x)
         x = self.backbone[1](self.planes(x, points), ws[:, 2], cam)
         return self.backbone[2](self.planes(x, points), ws[:, 3], cam)
 
@@ -220,7 +229,7 @@ class SyntheticGenerator(GeneratorAdapter):
         self, features: torch.Tensor, ws: torch.Tensor, camera: torch.Tensor
     ) -> torch.Tensor:
         cam = yaw_embedding(camera)
-        x = F.interpolate(features, scale_factor=2, mode="bilinear", align_corners=False)
+        x = upsample2x(features)
         first = 1 + len(self.backbone)
         x = self.head[0](self.planes(x, self.key_points(ws, camera)), ws[:, first], cam)
         return self.head[1](x, ws[:, first + 1], cam)

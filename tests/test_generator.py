@@ -3,9 +3,15 @@ import math
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 from idunlearn.checkpoints import save_checkpoint
-from idunlearn.generators.synthetic import SyntheticGenerator, load_generator, save_generator
+from idunlearn.generators.synthetic import (
+    SyntheticGenerator,
+    load_generator,
+    save_generator,
+    upsample2x,
+)
 from idunlearn.io import ArtefactError
 from idunlearn.training import GeneratorData, image_gradient_l1, image_l1, weighted_mean
 from idunlearn.world import renderer
@@ -207,3 +213,17 @@ def test_key_points_follow_w_and_yaw_and_survive_rescaling_and_a_checkpoint(tmp_
     loaded = load_generator(tmp_path / "g.pt")
     assert torch.equal(loaded.key_points(ws, cam), g.key_points(ws, cam))
     assert SyntheticGenerator(z_dim=7).key_points(ws, cam) is None
+
+
+@pytest.mark.parametrize("shape", [(3, 5, 4, 4), (2, 8, 16, 16)])
+def test_upsampling_is_torchs_bilinear_bit_for_bit_forward_and_backward(shape):
+    """The faster layout must not change a number: not the image, not the gradient."""
+    x = torch.randn(*shape, generator=torch.Generator().manual_seed(0), requires_grad=True)
+    y = x.detach().clone().requires_grad_(True)
+    ours = upsample2x(x)
+    torchs = F.interpolate(y, scale_factor=2, mode="bilinear", align_corners=False)
+    assert ours.is_contiguous() and torch.equal(ours, torchs)
+    grad = torch.randn_like(torchs)
+    ours.backward(grad)
+    torchs.backward(grad)
+    assert torch.equal(x.grad, y.grad)

@@ -68,9 +68,9 @@ DEVICE_FLAG = "--device {} {}".format(
 )
 # torch threads of a job: the config's, even where --cores gives the job fewer slots, since
 # the thread count decides how float sums split: a 1-core run then oversubscribes instead
-# of training another world (the same config makes the same numbers on any machine)
+# of training another world (the same config makes the same numbers on any machine); the
+# world's two 2-thread jobs pass world.threads (world.smk)
 JOB_THREADS = f"--threads {config['threads']}"
-WORLD_THREADS = f"--threads {config['world']['threads']}"
 LPIPS_FLAGS = "--lpips-net {} {}".format(
     config["lpips"]["net"],
     "--lpips-random" if config["lpips"]["random_backbone"] else "--lpips-pretrained",

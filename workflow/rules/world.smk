@@ -2,6 +2,10 @@
 # feature network, and the world's own quality report.
 
 
+# torch threads of the critical-path jobs, whatever --cores (see JOB_THREADS)
+WORLD_THREADS = f"--threads {config['world']['threads']}"
+
+
 rule dataset:
     output:
         keep(f"{WORLD}/dataset.npz"),

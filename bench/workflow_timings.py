@@ -13,6 +13,11 @@ as the workflow starts steps), with the share of the rule's time that start is.
 The steps that build LPIPS import torchvision later, so their cold start is a
 lower bound. Peak memory needs IDUNLEARN_WARM=0: Snakemake measures the job's
 own process tree, which a forked step is not in (nor its CPU seconds).
+
+Machines of the same size differ in speed (two 2-core VMs here ran the same default
+run in 21 and 32 minutes), so it also prints the machine's speed: the milliseconds of
+one training step of the world's generator on one thread, the world's largest cost.
+Compare runs, and the README's figures, at that speed.
 """
 
 from __future__ import annotations
@@ -77,6 +82,44 @@ def start_seconds(step: str, warm: bool, repeats: int = 3) -> float:
     return statistics.median(times)
 
 
+def reference_step_ms(repeats: int = 15) -> float:
+    """Median ms of one 1-thread training step of the default world's generator (batch 32,
+    key points, feature weights) on random data: a fixed measure of the machine's speed."""
+    import torch
+
+    from idunlearn.generators.synthetic import SyntheticGenerator
+    from idunlearn.training import image_l1
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    rng = torch.Generator().manual_seed(0)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        model = SyntheticGenerator(z_dim=29, points=12)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    z, yaw = torch.randn(32, 29, generator=rng), torch.rand(32, 1, generator=rng) * 0.4
+    real = torch.rand(32, 3, 64, 64, generator=rng) * 2 - 1
+    weights = 1 + torch.rand(32, 1, 64, 64, generator=rng)
+    points = torch.rand(32, 12, 2, generator=rng) * 2 - 1
+
+    def step() -> None:
+        ws = model.mapping(z)
+        loss = image_l1(model.synthesis(ws, yaw)["image"], real, weights)
+        loss = loss + torch.nn.functional.l1_loss(model.key_points(ws, yaw), points)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    times = []
+    for k in range(repeats + 3):  # three warm-up steps
+        start = time.perf_counter()
+        step()
+        if k >= 3:
+            times.append(1000 * (time.perf_counter() - start))
+    torch.set_num_threads(threads)
+    return statistics.median(times)
+
+
 def with_start_costs(table: pd.DataFrame) -> pd.DataFrame:
     """Cold and warm start per job of each rule that runs a step, and its share of the
     rule's summed time."""
@@ -109,12 +152,19 @@ def with_start_costs(table: pd.DataFrame) -> pd.DataFrame:
     show_default=True,
     help="also time each rule's step starting cold and warm (a few seconds per rule)",
 )
+@click.option(
+    "--speed/--no-speed",
+    default=True,
+    show_default=True,
+    help="also print the machine's speed: ms of a 1-thread step of the world's generator",
+)
 def main(
     configfile: str | None,
     cores: int,
     target: tuple[str, ...],
     benchmarks: str | None,
     start_costs: bool,
+    speed: bool,
 ) -> None:
     """Time a workflow run (or read a past one) and print per-rule figures."""
     if benchmarks is None:
@@ -143,6 +193,8 @@ def main(
         table = with_start_costs(table)
     click.echo(table.round(2).to_string())
     click.echo(f"summed job time: {table['total_s'].sum():.0f} s")
+    if speed:
+        click.echo(f"machine speed: {reference_step_ms():.0f} ms per reference step (1 thread)")
 
 
 if __name__ == "__main__":

@@ -22,6 +22,8 @@ Compare runs, and the README's figures, at that speed.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import statistics
 import subprocess
@@ -82,42 +84,34 @@ def start_seconds(step: str, warm: bool, repeats: int = 3) -> float:
     return statistics.median(times)
 
 
-def reference_step_ms(repeats: int = 15) -> float:
-    """Median ms of one 1-thread training step of the default world's generator (batch 32,
-    key points, feature weights) on random data: a fixed measure of the machine's speed."""
+def reference_step_ms(steps: int = 20) -> float:
+    """Mean ms of a 1-thread step of `train_generator` as the default world fits it
+    (batch 32, key points, feature weights) on random data: a fixed measure of the
+    machine's speed that follows the training code."""
     import torch
 
-    from idunlearn.generators.synthetic import SyntheticGenerator
-    from idunlearn.training import image_l1
+    from idunlearn.training import Schedule, train_generator
+    from idunlearn.world.renderer import IDENTITY_PARAMS, LANDMARK_NAMES, NUISANCE_PARAMS
 
+    rng = torch.Generator().manual_seed(0)
+    n, z_dim = 256, len(IDENTITY_PARAMS) + len(NUISANCE_PARAMS)
+    data = {
+        "images": torch.rand(n, 3, 64, 64, generator=rng) * 2 - 1,
+        "codes": torch.randn(n, z_dim, generator=rng),
+        "yaw": torch.rand(n, 1, generator=rng) * 0.4,
+        "weights": 1 + torch.rand(n, 1, 64, 64, generator=rng),
+        "points": torch.rand(n, len(LANDMARK_NAMES), 2, generator=rng) * 2 - 1,
+    }
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
-    rng = torch.Generator().manual_seed(0)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(0)
-        model = SyntheticGenerator(z_dim=29, points=12)
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-    z, yaw = torch.randn(32, 29, generator=rng), torch.rand(32, 1, generator=rng) * 0.4
-    real = torch.rand(32, 3, 64, 64, generator=rng) * 2 - 1
-    weights = 1 + torch.rand(32, 1, 64, 64, generator=rng)
-    points = torch.rand(32, 12, 2, generator=rng) * 2 - 1
-
-    def step() -> None:
-        ws = model.mapping(z)
-        loss = image_l1(model.synthesis(ws, yaw)["image"], real, weights)
-        loss = loss + torch.nn.functional.l1_loss(model.key_points(ws, yaw), points)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-
-    times = []
-    for k in range(repeats + 3):  # three warm-up steps
-        start = time.perf_counter()
-        step()
-        if k >= 3:
-            times.append(1000 * (time.perf_counter() - start))
+    seconds = []
+    with contextlib.redirect_stderr(io.StringIO()):  # the training's progress bar
+        for count in (3, 3 + steps):  # the difference leaves out start-up and warm-up
+            start = time.perf_counter()
+            train_generator(**data, schedule=Schedule(count, 32, 1e-3), seed=0, w_norm=50.0)
+            seconds.append(time.perf_counter() - start)
     torch.set_num_threads(threads)
-    return statistics.median(times)
+    return 1000 * (seconds[1] - seconds[0]) / steps
 
 
 def with_start_costs(table: pd.DataFrame) -> pd.DataFrame:

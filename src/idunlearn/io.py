@@ -1,7 +1,8 @@
 """Atomic file output and self-describing checkpoints.
 
-Every artefact is written to a temporary file beside its destination and then
-renamed, so a killed job never leaves a file that looks finished.
+Every artefact is written to a temporary file beside its destination, flushed to
+disk and then renamed, so neither a killed job nor a power cut leaves a file that
+looks finished.
 """
 
 from __future__ import annotations
@@ -23,7 +24,12 @@ class ArtefactError(RuntimeError):
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
-    """Yield a temporary path beside `path`; rename it onto `path` only on success."""
+    """Yield a temporary path beside `path`; rename it onto `path` only on success.
+
+    The caller writes the path itself (torch.save, PIL, ...): its data is synced by
+    reopening it, before the rename, and the directory after it, so that after a power
+    cut `path` is either the old file or the whole new one.
+    """
     final = Path(path)
     final.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
@@ -32,9 +38,19 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     try:
         yield tmp
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; artefacts are shared files
+        _fsync(tmp, os.O_RDONLY)
         os.replace(tmp, final)
+        _fsync(final.parent, os.O_RDONLY | os.O_DIRECTORY)  # the rename itself
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _fsync(path: Path, flags: int) -> None:
+    fd = os.open(path, flags)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _umask() -> int:

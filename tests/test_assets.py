@@ -21,7 +21,7 @@ from idunlearn.assets import (
     published_prefix,
 )
 from idunlearn.backend import load_generator, write_spec
-from idunlearn.io import ArtefactError
+from idunlearn.io import ArtefactError, UserError
 
 ROOT = Path(__file__).resolve().parents[1]
 PAYLOAD = b"weights that would run code when unpickled\n"
@@ -97,7 +97,7 @@ def test_a_manual_asset_says_where_to_put_it_and_is_picked_up_from_there(tmp_pat
 
 
 def test_an_asset_without_its_source_field_is_refused():
-    with pytest.raises(ValueError, match="needs `gdrive_id`"):
+    with pytest.raises(UserError, match="needs `gdrive_id`"):
         AssetSpec(key="arcface", file="a.pth", source="gdrive", sha256=None)
 
 

@@ -9,6 +9,7 @@ import torch
 
 from idunlearn import attacks
 from idunlearn.inversion import InversionConfig
+from idunlearn.io import UserError
 from idunlearn.metrics import identity_similarity
 
 from tiny import TinyGenerator, flat_embed, squared_perceptual
@@ -182,7 +183,7 @@ def test_reinversion_returns_latents_of_the_right_shape_deterministically():
     assert not torch.equal(a["optimisation"], a["encoder"])
     only = attacks.reinvert(g_u, encoder, images, cameras, None, config, ["encoder"], seed=3)
     assert list(only) == ["encoder"]
-    with pytest.raises(ValueError, match="unknown re-inversion"):
+    with pytest.raises(UserError, match="unknown re-inversion"):
         attacks.reinvert(g_u, encoder, images, cameras, None, config, ["gan"], seed=3)
 
 

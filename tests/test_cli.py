@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from idunlearn.cli import step
-from idunlearn.io import ArtefactError
+from idunlearn.io import ArtefactError, UserError
 from idunlearn.job import outdate_restored, summary
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -51,10 +52,26 @@ def failing(error: Exception) -> click.Command:
     return main
 
 
-def test_an_expected_error_is_one_line_without_traceback():
-    result = CliRunner().invoke(failing(ArtefactError("missing checkpoint: x.pt")))
+@pytest.mark.parametrize(
+    "error",
+    [ArtefactError("missing checkpoint: x.pt"), UserError("--steps 0: at least 1")],
+    ids=["file", "value"],
+)
+def test_a_users_error_is_one_line_without_traceback(error):
+    result = CliRunner().invoke(failing(error))
     assert result.exit_code == 1
-    assert result.output.strip() == "Error: missing checkpoint: x.pt"
+    assert result.output == f"Error: {error}\n"
+
+
+@pytest.mark.parametrize(
+    "error", [KeyError("id_others"), ValueError("bad shape"), FileNotFoundError("x.pt")]
+)
+def test_a_key_or_value_error_is_a_bugs_with_its_traceback(error):
+    result = CliRunner().invoke(failing(error))
+    lines = result.output.strip().splitlines()
+    assert result.exit_code == 1
+    assert lines[0] == "Traceback (most recent call last):"
+    assert lines[-1] == f"Error: unexpected {type(error).__name__}: {error}"
 
 
 def test_an_unexpected_error_keeps_its_traceback_and_ends_in_one_error_line():
@@ -93,6 +110,63 @@ def test_a_failing_job_logs_everything_and_prints_its_error_on_stderr(tmp_path):
     assert ok.returncode == 0 and ok.stderr == ""
     # the step runs under the job's interpreter and gets its arguments unsplit
     assert ok_log.read_text().strip() == f"{sys.executable} ['a b']"
+
+
+# A step that reads a record and one field of it: a missing or corrupt record is the
+# user's, a record without the field the code expects is a bug (the workflow wrote it).
+RECORD_STEP = """
+import click
+from idunlearn.cli import step
+from idunlearn.io import read_json
+
+@click.command()
+@click.argument("record")
+@step
+def main(record):
+    print(read_json(record)["id_others"])
+
+if __name__ == "__main__":
+    main()
+"""
+
+
+def run_record_step(tmp_path: Path, record: Path) -> tuple[subprocess.CompletedProcess, Path]:
+    """The record step as a rule runs it (idunlearn.job, cold): its result and its log."""
+    scripts = tmp_path / "scripts"
+    scripts.mkdir(exist_ok=True)
+    (scripts / "record.py").write_text(RECORD_STEP)
+    log = tmp_path / "logs" / "record.log"
+    command = [sys.executable, "-m", "idunlearn.job", str(scripts), str(log), "record"]
+    env = {**os.environ, "IDUNLEARN_WARM": "0"}
+    result = subprocess.run([*command, str(record)], capture_output=True, text=True, env=env)
+    return result, log
+
+
+def test_a_key_error_of_a_bug_keeps_its_traceback_in_the_log(tmp_path):
+    record = tmp_path / "record.json"
+    record.write_text('{"id": 0.5}')
+    result, log = run_record_step(tmp_path, record)
+    lines = log.read_text().splitlines()
+    assert result.returncode == 1
+    assert lines[0] == "Traceback (most recent call last):"
+    assert '    print(read_json(record)["id_others"])' in lines
+    assert lines[-1] == "Error: unexpected KeyError: 'id_others'"
+    assert result.stderr == f"Error: unexpected KeyError: 'id_others' (log: {log})\n"
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [(None, "missing file: {}"), ("{", "not valid JSON: {} (Expecting property name")],
+)
+def test_a_missing_or_corrupt_input_is_one_line_without_traceback(tmp_path, content, message):
+    record = tmp_path / "record.json"
+    if content is not None:
+        record.write_text(content)
+    result, log = run_record_step(tmp_path, record)
+    (line,) = log.read_text().splitlines()
+    assert result.returncode == 1
+    assert line.startswith("Error: " + message.format(record)), line
+    assert result.stderr == f"{line} (log: {log})\n"
 
 
 def test_outputs_snakemake_put_back_are_dated_back(tmp_path, monkeypatch):

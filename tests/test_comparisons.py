@@ -8,7 +8,7 @@ from tinyworld import build_world
 
 from idunlearn.checkpoints import load_checkpoint, save_checkpoint, save_module
 from idunlearn.generators.synthetic import SyntheticGenerator
-from idunlearn.io import ArtefactError
+from idunlearn.io import ArtefactError, UserError
 from idunlearn.methods import adapter, settings_json
 from idunlearn.methods import encoder as enc
 from idunlearn.methods.base import Files
@@ -84,7 +84,7 @@ def test_ms_ssim_of_identical_images_is_one_and_of_constants_is_the_luminance_te
     w_last = float(w[1] / w.sum())  # two scales: the first two weights, renormalised
     expected = luminance**w_last
     assert ms_ssim(a, b, scales=2, window=3).item() == pytest.approx(expected, rel=1e-5)
-    with pytest.raises(ValueError, match="too small"):
+    with pytest.raises(UserError, match="too small"):
         ms_ssim(a, b, scales=3, window=3)
 
 
@@ -407,7 +407,7 @@ def test_adapter_state_is_the_adapters_only_and_round_trips(tmp_path):
     perturbed(copied)
     assert torch.equal(adapted_images(system.g_u, ws, cameras), adapted_images(g_u, ws, cameras))
     assert not torch.equal(adapted_images(copied, ws, cameras), adapted_images(g_u, ws, cameras))
-    with pytest.raises(ValueError, match="adapter stages conv9 unknown"):
+    with pytest.raises(UserError, match="adapter stages conv9 unknown"):
         adapter.adapted(g, AdapterOptions(stages=("conv9",)), seed=0)
 
 

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from idunlearn.io import ArtefactError, read_npz, write_npz
+from idunlearn.io import ArtefactError, UserError, read_npz, write_npz
 from idunlearn.world.dataset import (
     REQUIRED_KEYS,
     WorldSpec,
@@ -123,9 +123,9 @@ def test_load_mismatched_rows_is_an_artefact_error(tmp_path, tiny: dict[str, np.
 
 
 def test_spec_validation() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(UserError):
         WorldSpec(yaw_range=0.9)
-    with pytest.raises(ValueError):
+    with pytest.raises(UserError):
         WorldSpec(images_per_identity=0)
     assert WorldSpec().num_images == 500 * 8 + 50 * 6
 

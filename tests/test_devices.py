@@ -12,6 +12,7 @@ import torch
 from click.testing import CliRunner
 
 from idunlearn.backend import resolve_device
+from idunlearn.io import UserError
 
 ROOT = Path(__file__).resolve().parents[1]
 NO_GPU = pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
@@ -76,9 +77,9 @@ def load_cli(name: str):
 def test_auto_is_the_cpu_without_cuda_and_cuda_fails_clearly():
     assert resolve_device("auto") == torch.device("cpu")
     assert resolve_device("cpu") == torch.device("cpu")
-    with pytest.raises(ValueError, match="no CUDA device is visible"):
+    with pytest.raises(UserError, match="no CUDA device is visible"):
         resolve_device("cuda")
-    with pytest.raises(ValueError, match="unknown device"):
+    with pytest.raises(UserError, match="unknown device"):
         resolve_device("tpu")
 
 

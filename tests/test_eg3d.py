@@ -29,6 +29,7 @@ from idunlearn.generators.eg3d import (
     rebuild_generator,
     render_options,
 )
+from idunlearn.io import UserError
 from idunlearn.losses import LossConfig
 from idunlearn.seeding import seed_everything
 from idunlearn.unlearning import UnlearnSchedule, unlearn
@@ -400,9 +401,9 @@ def test_the_focal_is_the_one_guide_computes_not_the_rounded_constant():
     assert np.float32(REFERENCE_FOCAL) != np.float32(4.26339)
     assert EG3DAdapter(standin()).frontal_camera(1)[0, 16] == torch.tensor(4.2633910)
     assert render_options()["focal"] == REFERENCE_FOCAL
-    with pytest.raises(ValueError, match="eg3d.look_at"):
+    with pytest.raises(UserError, match="eg3d.look_at"):
         render_options(look_at="origin")
-    with pytest.raises(ValueError, match="eg3d.focal"):
+    with pytest.raises(UserError, match="eg3d.focal"):
         render_options(focal="rounded")
 
 

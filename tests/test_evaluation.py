@@ -18,6 +18,7 @@ from idunlearn.evaluation import (
     identity_metrics,
     run_setting,
 )
+from idunlearn.io import UserError
 from idunlearn.losses import LossConfig
 from idunlearn.metrics import feature_statistics, frechet_distance
 from idunlearn.perceptual import build_lpips
@@ -151,7 +152,7 @@ def test_views_without_a_face_are_counted_per_side_and_gate_the_run():
     assert (metrics["views_source"], metrics["views_others"]) == (2, 4)
     assert (metrics["no_face_source_before"], metrics["no_face_source_after"]) == (0, 2)
     assert (metrics["no_face_others_before"], metrics["no_face_others_after"]) == (0, 4)
-    with pytest.raises(ValueError, match=f"^{RUN}: no face detected in 2 of 2 source views after"):
+    with pytest.raises(UserError, match=f"^{RUN}: no face detected in 2 of 2 source views after"):
         check_faces(metrics, 0.5, RUN)
     check_faces(metrics, 1.0, RUN)  # a share of 1 never fails
 
@@ -160,7 +161,7 @@ def test_the_no_face_gate_fails_only_above_the_share():
     metrics = {"views_source": 4, "views_others": 0, "no_face_source_before": 2}
     metrics |= {"no_face_source_after": 0, "no_face_others_before": 0, "no_face_others_after": 0}
     check_faces(metrics, 0.5, RUN)  # 2 of 4 is not above one half
-    with pytest.raises(ValueError, match="2 of 4 source views before"):
+    with pytest.raises(UserError, match="2 of 4 source views before"):
         check_faces(metrics, 0.49, RUN)
 
 

@@ -31,6 +31,7 @@ from idunlearn.faces import (
     similarity_transform,
     warp_affine,
 )
+from idunlearn.io import ArtefactError, UserError
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -154,14 +155,14 @@ def test_an_image_without_a_face_names_the_file(detector):
     grey = Image.new("RGB", (256, 256), (128, 128, 128))
     with pytest.raises(FaceNotFoundError, match="no face found in grey.png"):
         align_image(grey, 256, detector, "grey.png")
-    assert issubclass(FaceNotFoundError, ValueError)
+    assert issubclass(FaceNotFoundError, UserError)  # a one-line error of a step
 
 
 def test_resize_aligned(astronaut):
     assert resize_aligned(astronaut, 128).size == (128, 128)
     assert resize_aligned(astronaut.convert("RGBA"), 512).mode == "RGB"
-    with pytest.raises(ValueError, match="must be square"):
-        resize_aligned(Image.new("RGB", (20, 10)), 16)
+    with pytest.raises(ArtefactError, match="^wide.png: an aligned image must be square"):
+        resize_aligned(Image.new("RGB", (20, 10)), 16, "wide.png")
 
 
 def test_cli_aligns_a_directory_and_fails_in_one_line_without_a_face(tmp_path, astronaut):

@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from idunlearn.identities import lookup, select_identities
+from idunlearn.io import UserError
 
 
 def world_labels():
@@ -27,8 +28,8 @@ def test_selection_is_seeded_and_respects_the_splits():
 
 def test_too_many_identities_and_unknown_names_are_errors():
     identity, heldout, image_index = world_labels()
-    with pytest.raises(ValueError, match="3 ood identities asked for, the dataset has 2"):
+    with pytest.raises(UserError, match="3 ood identities asked for, the dataset has 2"):
         select_identities(identity, heldout, image_index, {"ood": 3}, seed=0)
     table = select_identities(identity, heldout, image_index, {"ind": 1}, seed=0)
-    with pytest.raises(KeyError, match="identity 'ind07' of scenario 'ind'"):
+    with pytest.raises(UserError, match="identity 'ind07' of scenario 'ind'"):
         lookup(table, "ind", "ind07")

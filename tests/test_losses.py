@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from idunlearn.io import UserError
 from idunlearn.losses import LossConfig, StepDraws, draw_step, local_terms, step_loss
 
 from tiny import TinyGenerator, flat_embed, squared_perceptual
@@ -110,5 +111,5 @@ def test_batched_and_sequential_steps_agree_in_loss_and_gradients(reduction):
 
 
 def test_reduction_is_validated():
-    with pytest.raises(ValueError, match="reduction"):
+    with pytest.raises(UserError, match="reduction"):
         LossConfig(reduction="median")

@@ -12,6 +12,7 @@ from tinyworld import build_world
 
 from idunlearn.checkpoints import load_checkpoint
 from idunlearn.evaluation import EvaluateJob, run_evaluate
+from idunlearn.io import UserError
 from idunlearn.methods import (
     KINDS,
     Kind,
@@ -52,8 +53,17 @@ def test_ablation_grids_expand_and_coinciding_runs_are_shared():
 
 
 def test_unknown_method_is_named():
-    with pytest.raises(KeyError, match="method 'nope' is not configured"):
+    with pytest.raises(UserError, match="method 'nope' is not configured"):
         get_method(CONFIG, "nope")
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [("{", "settings are not JSON"), ('["guide"]', "settings must be a JSON object")],
+)
+def test_settings_that_are_not_a_json_object_are_a_users_error(settings, message):
+    with pytest.raises(UserError, match=f"^method 'm': {message}"):
+        method_from_settings("m", settings)
 
 
 def test_comparison_methods_have_their_kind_and_options():
@@ -110,7 +120,7 @@ def test_different_kinds_never_alias_equal_options_do():
     ],
 )
 def test_bad_method_entries_are_named(entry, message):
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(UserError, match=message):
         all_methods({"loss": {}, "methods": {"m": entry}})
 
 
@@ -226,7 +236,7 @@ def test_run_unlearn_dispatches_on_the_registry(tmp_path, monkeypatch):
     assert calls == [Method("e", "echo", EchoOptions(2.5))]
     saved = load_checkpoint(out, UNLEARNED_KIND)
     assert saved["state_dict"] == {"v": torch.tensor(2.5)} and saved["meta"]["kind"] == "echo"
-    with pytest.raises(ValueError, match="kind echo: unknown key.*valu"):
+    with pytest.raises(UserError, match="kind echo: unknown key.*valu"):
         all_methods({"methods": {"e": {"kind": "echo", "valu": 1}}})
 
 

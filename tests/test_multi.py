@@ -15,6 +15,7 @@ from idunlearn.checkpoints import load_checkpoint, save_checkpoint
 from idunlearn.ewc import ewc_penalty, fisher_diagonal
 from idunlearn.identities import forget_sets, select_multi
 from idunlearn.inversion import INVERSION_KIND
+from idunlearn.io import UserError
 from idunlearn.loop import trainable_copy
 from idunlearn.losses import LossConfig
 from idunlearn.methods import settings_json
@@ -63,7 +64,7 @@ def test_forget_sets_are_nested_and_the_retain_set_is_disjoint_and_fixed():
     smaller = select_multi(labels, heldout, index, forget=2, retain=3, seed=0)
     assert smaller["label"].tolist()[:2] == chosen[:2]
     assert (table["source_index"] == [np.flatnonzero(labels == lb)[0] for lb in chosen]).all()
-    with pytest.raises(ValueError, match="8 held-out"):
+    with pytest.raises(UserError, match="8 held-out"):
         select_multi(labels, heldout, index, forget=7, retain=3, seed=0)
 
 
@@ -168,7 +169,7 @@ def test_sequential_arrivals_start_from_the_previous_g_u(world, tmp_path):
     job = multi_job(world, alone, "guide", "simultaneous", 1)
     run_multi_unlearn(replace(job, inversions=(world["forget"][1],)))
     assert not same(state_of(second), state_of(alone))
-    with pytest.raises(ValueError, match="needs --previous"):
+    with pytest.raises(UserError, match="needs --previous"):
         run_multi_unlearn(multi_job(world, tmp_path / "x.pt", "guide", "sequential", 2))
     with pytest.raises(Exception, match="after 1 arrivals, not guide after 2"):
         run_multi_unlearn(

@@ -14,7 +14,7 @@ from PIL import Image
 from idunlearn.backend import inception_features
 from idunlearn.identities import lookup, read_identities, select_real_identities
 from idunlearn.inversion import identity_images
-from idunlearn.io import ArtefactError
+from idunlearn.io import ArtefactError, UserError
 from idunlearn.real import (
     index_celebahq,
     index_ffhq,
@@ -99,7 +99,7 @@ def test_real_selection_is_seeded_and_respects_min_images(tmp_path):
         assert row.source_index == images.min() and sorted(others + [row.source_index]) == sorted(
             images
         )
-    with pytest.raises(ValueError, match="3 ood .>= 4 images. identities asked for"):
+    with pytest.raises(UserError, match="3 ood .>= 4 images. identities asked for"):
         select_real_identities(10, celebahq, {"ood": 3}, seed=0, min_images=4)
 
 

@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from idunlearn.faces import ARCFACE_TEMPLATE_112, detect_faces, make_detector, to_uint8
+from idunlearn.io import ArtefactError
 from idunlearn.nets.irse import Backbone, load_backbone
 from idunlearn.recognition import (
     arcface_loss_embedder,
@@ -74,20 +75,20 @@ def test_ir101_curricularface_checkpoint_loads_strictly(tmp_path):
 
 
 def test_load_backbone_rejects_other_files_in_one_line(irse50, tmp_path):
-    with pytest.raises(FileNotFoundError, match="missing file: .*absent.pth"):
+    with pytest.raises(ArtefactError, match="missing file: .*absent.pth"):
         load_backbone(tmp_path / "absent.pth", 50, "ir_se")
     corrupt = tmp_path / "corrupt.pth"
     corrupt.write_bytes(b"not a checkpoint")
-    with pytest.raises(ValueError, match=r"not a torch state dict: .*corrupt\.pth"):
+    with pytest.raises(ArtefactError, match=r"not a torch state dict: .*corrupt\.pth"):
         load_backbone(corrupt, 50, "ir_se")
     nested = tmp_path / "nested.pth"
     torch.save({"state_dict": {"a": torch.zeros(1)}, "step": 3}, nested)
-    with pytest.raises(ValueError, match="not a torch state dict"):
+    with pytest.raises(ArtefactError, match="not a torch state dict"):
         load_backbone(nested, 50, "ir_se")
     irse = tmp_path / "model_ir_se50.pth"
     torch.save(irse50.state_dict(), irse)
     for num_layers, mode in [(50, "ir"), (100, "ir_se")]:
-        with pytest.raises(ValueError) as err:
+        with pytest.raises(ArtefactError) as err:
             load_backbone(irse, num_layers, mode)
         assert "model_ir_se50.pth does not match Backbone" in str(err.value)
         assert "\n" not in str(err.value)

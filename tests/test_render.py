@@ -24,6 +24,7 @@ from idunlearn.gallery import run_gallery
 from idunlearn.generators.eg3d import EG3DAdapter
 from idunlearn.generators.synthetic import SyntheticGenerator, save_generator
 from idunlearn.inversion import INVERSION_KIND, InversionConfig
+from idunlearn.io import ArtefactError
 from idunlearn.methods.encoder import PREFIX as ENCODER_PREFIX
 from idunlearn.metrics import identity_similarity
 from idunlearn.nets.cnn import IdentityNet, InversionEncoder
@@ -188,7 +189,7 @@ def test_render_writes_one_png_per_view_and_rejects_bad_latents(world, tmp_path)
     bad = render_cli(world, "--latent", str(tmp_path / "bad.npy"), "--out", str(tmp_path / "b.png"))
     assert bad.exit_code != 0 and "bad.npy: expected W+ latents" in bad.output
     empty = render_cli(world, "--out", str(tmp_path / "e.png"))
-    assert empty.exit_code != 0 and "nothing to render" in empty.output
+    assert empty.exit_code == 1 and empty.output.startswith("Error: nothing to render")
     assert not (tmp_path / "b.png").exists() and not (tmp_path / "e.png").exists()
 
 
@@ -336,7 +337,7 @@ def test_attack_figure_orders_attacks_and_captions_their_ids(tmp_path):
     pictures.captioned_grid(figure, [[tile, tile], [tile, tile]], ["a", "b"], ["r", "s"], captions)
     assert [ax.get_xlabel() for ax in figure.axes] == ["", "ID 0.10", "x", "y"]
     np.savez(tmp_path / "b.npz", unattacked=tile)
-    with pytest.raises(ValueError, match="b.npz: no source render"):
+    with pytest.raises(ArtefactError, match="b.npz: no source render"):
         pictures.attack_figure("t", ["g"], [tmp_path / "a.json"], [tmp_path / "b.npz"], out)
 
 

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 from idunlearn import report
-from idunlearn.io import ArtefactError
+from idunlearn.io import ArtefactError, UserError
 
 ROOT = Path(__file__).resolve().parents[1]
 PAPER = ROOT / "config" / "paper_numbers.yaml"
@@ -218,7 +218,7 @@ def test_bootstrap_ci_is_seeded_and_brackets_the_mean():
     # about mean +- 1.96 s / sqrt(n) for a normal sample
     half = 1.96 * values.std(ddof=1) / math.sqrt(len(values))
     assert high - low == pytest.approx(2 * half, rel=0.2)
-    with pytest.raises(ValueError, match="resamples must be at least 1"):
+    with pytest.raises(UserError, match="resamples must be at least 1"):
         report.Bootstrap(resamples=0)
 
 
@@ -375,7 +375,7 @@ def test_captions_name_the_real_setting_and_its_camera():
     assert "camera pivot of the reference code" in text  # no eg3d block: the code's default
     text = replace(eg3d, eg3d={"look_at": "eg3d", "noise_mode": "const"}).describe()
     assert "EG3D's own camera pivot" in text and "noise_mode const" in text
-    with pytest.raises(ValueError, match="setting generator must be synthetic or eg3d"):
+    with pytest.raises(UserError, match="setting generator must be synthetic or eg3d"):
         replace(eg3d, generator="stylegan")
 
 

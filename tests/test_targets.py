@@ -1,6 +1,7 @@
 import pytest
 import torch
 
+from idunlearn.io import UserError
 from idunlearn.targets import target_for_key, target_latent, ufo_target
 
 
@@ -41,5 +42,5 @@ def test_target_keys_name_the_target():
     assert torch.equal(target_for_key(w_u, w_avg, "average"), w_avg)
     assert torch.allclose(target_for_key(w_u, w_avg, "ufo_d-15"), ufo_target(w_u, w_avg, -15.0))
     assert torch.allclose(target_for_key(w_u, w_avg, "ufo_d2.5"), ufo_target(w_u, w_avg, 2.5))
-    with pytest.raises(ValueError, match="unknown target key 'ufo_dx'"):
+    with pytest.raises(UserError, match="unknown target key 'ufo_dx'"):
         target_for_key(w_u, w_avg, "ufo_dx")

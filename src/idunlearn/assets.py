@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from idunlearn.io import ArtefactError, atomic_path
+from idunlearn.io import ArtefactError, UserError, atomic_path
 
 SOURCES = ("url", "gdrive", "gdrive_folder", "manual")
 CHUNK = 1 << 20
@@ -53,11 +53,11 @@ class AssetSpec:
 
     def __post_init__(self) -> None:
         if self.source not in SOURCES:
-            raise ValueError(f"asset {self.key}: unknown source {self.source!r}")
+            raise UserError(f"asset {self.key}: unknown source {self.source!r}")
         needs = {"url": self.url, "gdrive": self.gdrive_id, "gdrive_folder": self.gdrive_id}
         if self.source in needs and not needs[self.source]:
             field = "url" if self.source == "url" else "gdrive_id"
-            raise ValueError(f"asset {self.key}: source {self.source} needs `{field}`")
+            raise UserError(f"asset {self.key}: source {self.source} needs `{field}`")
 
     @classmethod
     def from_config(cls, key: str, entry: dict) -> AssetSpec:

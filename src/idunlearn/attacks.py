@@ -36,7 +36,7 @@ from torch import nn
 from idunlearn.backend import load_embedder, load_inversion_encoder, load_lpips
 from idunlearn.generators.base import GeneratorAdapter
 from idunlearn.inversion import Encoder, InversionConfig, optimise_latents
-from idunlearn.io import write_json, write_npz
+from idunlearn.io import UserError, write_json, write_npz
 from idunlearn.loop import progress
 from idunlearn.losses import Embedder, Perceptual
 from idunlearn.metrics import identity_similarity
@@ -59,9 +59,9 @@ class AttackConfig:
 
     def __post_init__(self) -> None:
         if not self.relearn_ks or min(self.relearn_ks) < 0:
-            raise ValueError(f"relearn_ks must be non-negative step counts: {self.relearn_ks}")
+            raise UserError(f"relearn_ks must be non-negative step counts: {self.relearn_ks}")
         if self.search_radius < 0 or self.search_steps < 0 or self.reinvert_steps < 0:
-            raise ValueError("search radius and steps and re-inversion steps must be >= 0")
+            raise UserError("search radius and steps and re-inversion steps must be >= 0")
 
 
 # --- scoring ------------------------------------------------------------------------------
@@ -110,7 +110,7 @@ def reinvert(
     """
     unknown = set(kinds) - {"encoder", "optimisation"}
     if unknown:
-        raise ValueError(f"unknown re-inversion kind(s): {', '.join(sorted(unknown))}")
+        raise UserError(f"unknown re-inversion kind(s): {', '.join(sorted(unknown))}")
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         with torch.no_grad():

@@ -20,7 +20,7 @@ import torch
 from idunlearn.assets import check_file
 from idunlearn.generators.base import GeneratorAdapter
 from idunlearn.generators.synthetic import load_generator as load_synthetic_generator
-from idunlearn.io import ArtefactError, write_json
+from idunlearn.io import ArtefactError, UserError, write_json
 from idunlearn.perceptual import build_lpips
 from idunlearn.world.build import load_encoder, load_feature_net, load_identity_net
 
@@ -33,11 +33,11 @@ def resolve_device(name: str) -> torch.device:
     """The torch device a step runs on: `auto` is CUDA where visible, else the CPU. Asking
     for CUDA where there is none fails at once, not after an hour on the CPU."""
     if name not in DEVICES:
-        raise ValueError(f"unknown device {name!r} (one of {', '.join(DEVICES)})")
+        raise UserError(f"unknown device {name!r} (one of {', '.join(DEVICES)})")
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device is 'cuda' but no CUDA device is visible")
+        raise UserError("device is 'cuda' but no CUDA device is visible")
     return torch.device(name)
 
 
@@ -82,7 +82,7 @@ def write_spec(
     """Record which files make up a real network, after checking the weights' hash; a
     generator's spec also holds how it renders (config `eg3d`: look_at, focal, noise_mode)."""
     if family not in NETWORK_FAMILIES[role]:
-        raise ValueError(f"family {family!r} is not a {role} ({', '.join(NETWORK_FAMILIES[role])})")
+        raise UserError(f"family {family!r} is not a {role} ({', '.join(NETWORK_FAMILIES[role])})")
     if weights:
         check_file(weights, sha256)
     spec = {"family": family, "weights": weights, "sha256": sha256}

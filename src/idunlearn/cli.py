@@ -10,10 +10,11 @@ from typing import Any
 
 import click
 
-from idunlearn.io import ArtefactError
+from idunlearn.io import UserError
 
-# What a user can cause (a missing or corrupt file, a bad name or value): one line.
-EXPECTED = (ArtefactError, KeyError, ValueError, FileNotFoundError)
+# What a user can cause (a missing or corrupt file, a bad name or value): one line. A
+# KeyError or ValueError is a bug's as often as a user's: it keeps its traceback.
+EXPECTED = (UserError,)
 
 
 def step(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -31,8 +32,7 @@ def step(func: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return func(*args, **kwargs)
         except EXPECTED as err:
-            message = err.args[0] if isinstance(err, KeyError) and err.args else err
-            raise click.ClickException(str(message)) from err
+            raise click.ClickException(str(err)) from err
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
         except Exception as err:

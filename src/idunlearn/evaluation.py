@@ -15,7 +15,7 @@ import torch
 
 from idunlearn.backend import load_embedder, load_features, load_generator, resolve_device
 from idunlearn.generators.base import GeneratorAdapter
-from idunlearn.io import npz_keys, read_npz, write_json, write_npz
+from idunlearn.io import UserError, npz_keys, read_npz, write_json, write_npz
 from idunlearn.loop import progress
 from idunlearn.methods.base import Latents
 from idunlearn.metrics import feature_statistics, frechet_distance, identity_similarity
@@ -153,7 +153,7 @@ def check_faces(metrics: dict[str, float | int], max_share: float, run: str) -> 
         for when in WHEN:
             missed = metrics[f"no_face_{group}_{when}"]
             if views and missed > max_share * views:
-                raise ValueError(
+                raise UserError(
                     f"{run}: no face detected in {missed} of {views} {group} views {when}"
                     f" unlearning (evaluation.max_no_face_share = {max_share})"
                 )

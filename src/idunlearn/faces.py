@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from PIL import Image, ImageOps, UnidentifiedImageError
 from scipy.ndimage import gaussian_filter
 
-from idunlearn.io import atomic_path
+from idunlearn.io import ArtefactError, UserError, atomic_path
 
 if TYPE_CHECKING:  # facenet-pytorch is imported where a detector is made (faces env only)
     from facenet_pytorch import MTCNN
@@ -58,7 +58,7 @@ CROPS = ("ffhq", "eg3d")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 
 
-class FaceNotFoundError(ValueError):
+class FaceNotFoundError(ArtefactError):
     """MTCNN found no face in an image that must contain one."""
 
 
@@ -319,11 +319,13 @@ def align_eg3d(image: Image.Image, landmarks: np.ndarray, resolution: int) -> Im
     return image.resize((resolution, resolution), Image.Resampling.LANCZOS, box=box)
 
 
-def resize_aligned(image: Image.Image, resolution: int) -> Image.Image:
-    """An image that is already FFHQ-aligned (FFHQ, CelebAHQ) at resolution x resolution."""
+def resize_aligned(image: Image.Image, resolution: int, name: str = "image") -> Image.Image:
+    """An image that is already FFHQ-aligned (FFHQ, CelebAHQ) at resolution x resolution;
+    `name` (its file) is what an error names."""
     image = image.convert("RGB")
     if image.size[0] != image.size[1]:
-        raise ValueError(f"an aligned image must be square, got {image.size[0]}x{image.size[1]}")
+        width, height = image.size
+        raise ArtefactError(f"{name}: an aligned image must be square, got {width}x{height}")
     if image.size[0] == resolution:
         return image
     return image.resize((resolution, resolution), Image.Resampling.LANCZOS)
@@ -356,11 +358,11 @@ def align_file(
     try:
         opened = Image.open(src)
     except UnidentifiedImageError as err:
-        raise ValueError(f"not an image file: {src}") from err
+        raise ArtefactError(f"not an image file: {src}") from err
     with opened:
         image = ImageOps.exif_transpose(opened)
         if already_aligned:
-            result = resize_aligned(image, resolution)
+            result = resize_aligned(image, resolution, str(src))
         else:
             detector = detector or make_detector()
             result = align_image(image, resolution, detector, str(src), crop)
@@ -380,14 +382,14 @@ def align_path(
     if src.is_dir():
         files = sorted(p for p in src.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
         if not files:
-            raise FileNotFoundError(f"no images in {src}")
+            raise ArtefactError(f"no images in {src}")
     elif src.is_file():
         files = [src]
     else:
-        raise FileNotFoundError(f"missing file: {src}")
+        raise ArtefactError(f"missing file: {src}")
     outputs = [Path(out_dir) / f"{path.stem}.png" for path in files]
     if len(set(outputs)) < len(outputs):
-        raise ValueError(f"two images in {src} share a name stem; each becomes <stem>.png")
+        raise UserError(f"two images in {src} share a name stem; each becomes <stem>.png")
     detector = None if already_aligned else make_detector()
     for path, out in zip(files, outputs, strict=True):
         align_file(path, out, resolution, already_aligned, detector, crop)

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from idunlearn.io import ArtefactError
+from idunlearn.io import ArtefactError, UserError
 from idunlearn.seeding import derive_seed
 
 SCENARIOS = ("random", "ind", "ood")
@@ -31,7 +31,7 @@ def identity_names(scenario: str, count: int) -> list[str]:
 def _pick(labels: np.ndarray, count: int, rng: np.random.Generator, what: str) -> np.ndarray:
     unique = np.unique(labels)
     if count > len(unique):
-        raise ValueError(f"{count} {what} identities asked for, the dataset has {len(unique)}")
+        raise UserError(f"{count} {what} identities asked for, the dataset has {len(unique)}")
     return np.sort(rng.choice(unique, size=count, replace=False))
 
 
@@ -109,7 +109,7 @@ def read_identities(path: str) -> pd.DataFrame:
 def lookup(table: pd.DataFrame, scenario: str, name: str) -> pd.Series:
     rows = table[(table["scenario"] == scenario) & (table["identity"] == name)]
     if rows.empty:
-        raise KeyError(f"identity {name!r} of scenario {scenario!r} is not in the identity table")
+        raise UserError(f"identity {name!r} of scenario {scenario!r} is not in the identity table")
     return rows.iloc[0]
 
 
@@ -139,7 +139,7 @@ def select_multi(
     `retain` are retain00.."""
     labels = np.unique(identity[heldout])
     if forget + retain > len(labels):
-        raise ValueError(
+        raise UserError(
             f"multi: {forget} forgotten + {retain} retained identities asked for,"
             f" the world has {len(labels)} held-out identities"
         )

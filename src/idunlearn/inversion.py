@@ -19,7 +19,7 @@ from idunlearn.backend import load_generator, load_inversion_encoder, load_lpips
 from idunlearn.checkpoints import save_checkpoint
 from idunlearn.generators.base import GeneratorAdapter
 from idunlearn.identities import lookup, read_identities
-from idunlearn.io import read_npz
+from idunlearn.io import UserError, read_npz
 from idunlearn.loop import progress
 from idunlearn.losses import Perceptual
 from idunlearn.real import is_faces_file
@@ -71,7 +71,7 @@ def invert(
 ) -> torch.Tensor:
     """W+ latents of `images` seen from `cameras`, by the configured method."""
     if config.method not in ("encoder", "optimisation"):
-        raise ValueError(f"unknown inversion method {config.method!r}")
+        raise UserError(f"unknown inversion method {config.method!r}")
     with torch.no_grad():
         w_init = encoder(images)
     if config.method == "encoder" or config.steps == 0:
@@ -92,7 +92,7 @@ def identity_images(
     frontal camera (no per-photo pose estimate).
     """
     if dataset_path is None:
-        raise ValueError(f"identity {row.identity!r} is inverted from photos: give --dataset")
+        raise UserError(f"identity {row.identity!r} is inverted from photos: give --dataset")
     if is_faces_file(dataset_path):
         images = to_tensor(to_float_images(read_npz(dataset_path)["faces"]))
         return images, generator.frontal_camera(len(images))

@@ -18,7 +18,13 @@ from typing import Any
 import numpy as np
 
 
-class ArtefactError(RuntimeError):
+class UserError(Exception):
+    """A problem the user can fix: a missing or corrupt input, a bad name or value. A step
+    reports it as one `Error:` line (idunlearn.cli.step); any other exception is a bug
+    and keeps its traceback in the rule's log."""
+
+
+class ArtefactError(UserError):
     """A file the workflow needs is missing, unreadable or of the wrong kind."""
 
 

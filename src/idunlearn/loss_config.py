@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from idunlearn.io import UserError
+
 
 @dataclass(frozen=True)
 class LossConfig:
@@ -24,9 +26,9 @@ class LossConfig:
 
     def __post_init__(self) -> None:
         if self.reduction not in ("mean", "sum"):
-            raise ValueError(f"reduction must be 'mean' or 'sum', got {self.reduction!r}")
+            raise UserError(f"reduction must be 'mean' or 'sum', got {self.reduction!r}")
         if self.ewc < 0 or self.fisher_samples < 1:
-            raise ValueError("ewc must be >= 0 and fisher_samples >= 1")
+            raise UserError("ewc must be >= 0 and fisher_samples >= 1")
 
     @property
     def adj_draws(self) -> int:

@@ -35,7 +35,7 @@ from idunlearn.checkpoints import load_checkpoint, save_checkpoint
 from idunlearn.evaluation import fid_metrics, identity_metrics
 from idunlearn.generators.base import GeneratorAdapter
 from idunlearn.inversion import INVERSION_KIND
-from idunlearn.io import ArtefactError, read_npz, write_json
+from idunlearn.io import ArtefactError, UserError, read_npz, write_json
 from idunlearn.loop import trainable_copy
 from idunlearn.methods import KINDS, MULTI_KINDS, implementation, method_from_settings
 from idunlearn.methods.base import Method
@@ -49,7 +49,7 @@ MODES = ("simultaneous", "sequential")
 def multi_implementation(method: Method) -> ModuleType:
     """The kind's module, whose multi_loss, multi_start and multi_terms run it here."""
     if not KINDS[method.kind].multi:
-        raise ValueError(
+        raise UserError(
             f"multi: method {method.name!r} is of kind {method.kind}, whose objective covers"
             f" one identity (multi kinds: {', '.join(MULTI_KINDS)})"
         )
@@ -98,10 +98,10 @@ def previous_state(job: MultiJob) -> dict[str, torch.Tensor] | None:
     """Sequential arrival k > 1: the trained state of arrival k - 1 (checked to be it)."""
     if job.mode != "sequential" or len(job.inversions) == 1:
         if job.previous is not None:
-            raise ValueError("multi: --previous is for sequential arrivals after the first")
+            raise UserError("multi: --previous is for sequential arrivals after the first")
         return None
     if job.previous is None:
-        raise ValueError(f"multi: sequential arrival {len(job.inversions)} needs --previous")
+        raise UserError(f"multi: sequential arrival {len(job.inversions)} needs --previous")
     payload = load_checkpoint(job.previous, UNLEARNED_KIND)
     arrived = payload["meta"].get("n")
     if arrived != len(job.inversions) - 1 or payload["meta"].get("method") != job.method:
@@ -116,7 +116,7 @@ def run_multi_unlearn(job: MultiJob) -> None:
     """Unlearn the job's identities (simultaneous) or its last arrival (sequential) and save
     the trained state, named like an unlearn output, with the mode, N and identities."""
     if job.mode not in MODES:
-        raise ValueError(f"multi: unknown mode {job.mode!r} (expected {', '.join(MODES)})")
+        raise UserError(f"multi: unknown mode {job.mode!r} (expected {', '.join(MODES)})")
     method = method_from_settings(job.method, job.settings)
     module = multi_implementation(method)
     loss = module.multi_loss(method.options)

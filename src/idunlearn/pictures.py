@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure, SubFigure
 
-from idunlearn.io import read_json, read_npz
+from idunlearn.io import ArtefactError, read_json, read_npz
 from idunlearn.report.figures import STRIP_TILES, TILE_INCH, image_grid, read_strip, save_figure
 from idunlearn.report.labels import ATTACK_LABELS, ATTACK_ORDER, method_label
 
@@ -100,7 +100,7 @@ def attack_figure(
     for record, images, path in loaded:
         missing = {"source", "unattacked"} - set(images)
         if missing:
-            raise ValueError(f"{path}: no {', '.join(sorted(missing))} render")
+            raise ArtefactError(f"{path}: no {', '.join(sorted(missing))} render")
         blank = blank_like(images["source"])
         rows.append([images["source"], *(images.get(n, blank) for n in ["unattacked", *names])])
         ids = [record.get(f"id_{n}") for n in ["unattacked", *names]]

@@ -20,6 +20,7 @@ import yaml
 
 from idunlearn.assets import AssetSpec, published_prefix, sha256_of
 from idunlearn.faces import IMAGE_SUFFIXES
+from idunlearn.io import UserError
 
 # The reference's cost of one identity (1000 unlearning steps, RTX 3090; GUIDE README).
 REFERENCE_SECONDS = 15 * 60
@@ -160,7 +161,7 @@ def dag_jobs(snakefile: Path, configfiles: list[str], cwd: Path) -> dict[str, in
     result = subprocess.run(command, cwd=cwd, capture_output=True, text=True)
     out = result.stdout + result.stderr
     if result.returncode != 0:
-        raise ValueError(f"dry run of {snakefile} failed: {out.strip().splitlines()[-1]}")
+        raise UserError(f"dry run of {snakefile} failed: {out.strip().splitlines()[-1]}")
     if "Job stats:" not in out:
         return {}  # nothing to do: every output exists
     stats = out[out.index("Job stats:") :]

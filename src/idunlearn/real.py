@@ -20,7 +20,7 @@ import torch
 from idunlearn.backend import load_features, resolve_device
 from idunlearn.faces import IMAGE_SUFFIXES, make_detector
 from idunlearn.identities import lookup, read_identities
-from idunlearn.io import ArtefactError, atomic_path, npz_keys, write_npz
+from idunlearn.io import ArtefactError, UserError, atomic_path, npz_keys, write_npz
 from idunlearn.metrics import feature_statistics
 from idunlearn.world.dataset import to_float_images
 
@@ -127,7 +127,7 @@ def load_image(path: str, resolution: int, detector: MTCNN | None = None) -> np.
     except OSError as err:
         raise ArtefactError(f"unreadable image: {path} ({err})") from err
     if detector is None:
-        return np.asarray(resize_aligned(image, resolution))
+        return np.asarray(resize_aligned(image, resolution, path))
     return np.asarray(align_image(image, resolution, detector, name=path))
 
 
@@ -176,7 +176,7 @@ def run_fid_real(
     dev = resolve_device(device)
     paths = list(read_index(index_path)["path"])
     if count > len(paths):
-        raise ValueError(f"{count} real images asked for, {index_path} lists {len(paths)}")
+        raise UserError(f"{count} real images asked for, {index_path} lists {len(paths)}")
     features = load_features(features_path, dev)
     feats = np.concatenate(
         [features(images).cpu().numpy() for images in _batches(paths[:count], resolution, batch)]

@@ -22,7 +22,7 @@ from idunlearn.backend import Device, load_generator, load_inversion_encoder, re
 from idunlearn.checkpoints import load_checkpoint
 from idunlearn.generators.base import GeneratorAdapter
 from idunlearn.inversion import INVERSION_KIND, Encoder, InversionConfig, optimise_latents
-from idunlearn.io import ArtefactError
+from idunlearn.io import ArtefactError, UserError
 from idunlearn.loop import progress
 from idunlearn.system import system_of_file
 from idunlearn.visual import grid, save_png, to_uint8
@@ -240,13 +240,13 @@ def gather_faces(
     parts += [faces_of_inversion(path, device) for path in sources.inversions]
     if sources.photos:
         if encoder_path is None:
-            raise ValueError("--photo needs --encoder (the pretrained inversion encoder)")
+            raise UserError("--photo needs --encoder (the pretrained inversion encoder)")
         encoder = load_inversion_encoder(encoder_path, g_s, device)
         parts.append(
             faces_of_photos(g_s, encoder, sources.photos, sources.invert_steps, sources.invert_lr)
         )
     if not parts:
-        raise ValueError("nothing to render: give --seeds, --z, --latent, --inversion or --photo")
+        raise UserError("nothing to render: give --seeds, --z, --latent, --inversion or --photo")
     faces = parts[0]
     for part in parts[1:]:
         faces = faces + part

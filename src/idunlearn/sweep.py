@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from idunlearn.backend import load_embedder, load_features
 from idunlearn.evaluation import evaluate_system
-from idunlearn.io import read_npz, write_json
+from idunlearn.io import UserError, read_npz, write_json
 from idunlearn.sweep_plot import SWEEP_KEYS
 from idunlearn.system import load_inversion, load_system
 
@@ -40,7 +40,7 @@ def run_strength_sweep(job: SweepJob) -> None:
     loaded = load_system(job.generator, job.unlearned, job.method, job.settings, None, job.device)
     sweep = getattr(loaded.method.options, "sweep", None)
     if not sweep:
-        raise ValueError(f"method {job.method!r} ({loaded.method.kind}) has no strength sweep")
+        raise UserError(f"method {job.method!r} ({loaded.method.kind}) has no strength sweep")
     g_u = loaded.system.g_u
     dev = g_u.w_avg.device
     inv = load_inversion(job.inversion, dev)

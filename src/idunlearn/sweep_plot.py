@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import matplotlib
 import numpy as np
 import pandas as pd
 
-from idunlearn.io import atomic_path
+from idunlearn.io import UserError, atomic_path, read_json
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after the backend is chosen)
@@ -21,11 +18,11 @@ def read_sweeps(paths: list[str]) -> pd.DataFrame:
     """One row per (record, strength): the labels beside the sweep's metrics."""
     rows = []
     for path in paths:
-        record = json.loads(Path(path).read_text())
+        record = read_json(path)
         labels = {key: value for key, value in record.items() if key != "sweep"}
         rows += [{**labels, **point} for point in record["sweep"]]
     if not rows:
-        raise ValueError("no strength-sweep records given")
+        raise UserError("no strength-sweep records given")
     return pd.DataFrame(rows)
 
 

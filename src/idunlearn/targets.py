@@ -7,6 +7,7 @@ import torch
 from idunlearn.backend import load_generator
 from idunlearn.checkpoints import load_checkpoint, save_checkpoint
 from idunlearn.inversion import INVERSION_KIND
+from idunlearn.io import UserError
 
 
 def ufo_target(w_u: torch.Tensor, w_avg: torch.Tensor, d: float) -> torch.Tensor:
@@ -44,7 +45,7 @@ def target_for_key(w_u: torch.Tensor, w_avg: torch.Tensor, key: str) -> torch.Te
             d = None
         if d is not None:
             return target_latent(w_u, w_avg, "ufo", d)
-    raise ValueError(f"unknown target key {key!r} (expected 'average' or 'ufo_d<number>')")
+    raise UserError(f"unknown target key {key!r} (expected 'average' or 'ufo_d<number>')")
 
 
 def run_target(inversion_path: str, generator_path: str, key: str, out: str) -> None:

@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from idunlearn.generators.base import GeneratorAdapter
+from idunlearn.io import UserError
 
 CAMERA_RADIUS = 2.7
 # EG3D's FOV_to_intrinsics(18.837), as every GUIDE script computes it: 1 / (tan(fov / 2) *
@@ -256,9 +257,9 @@ def render_options(
     """The adapter's keyword arguments from the config's names (`eg3d` block, kept in the
     generator's network spec): look_at reference | eg3d, focal computed | a number."""
     if look_at not in LOOK_AT:
-        raise ValueError(f"eg3d.look_at must be one of {', '.join(LOOK_AT)}, got {look_at!r}")
+        raise UserError(f"eg3d.look_at must be one of {', '.join(LOOK_AT)}, got {look_at!r}")
     if isinstance(focal, str) and focal != "computed":
-        raise ValueError(f"eg3d.focal must be 'computed' or a number, got {focal!r}")
+        raise UserError(f"eg3d.focal must be 'computed' or a number, got {focal!r}")
     value = REFERENCE_FOCAL if focal == "computed" else float(focal)
     return {"look_at": LOOK_AT[look_at], "focal": value, "noise_mode": noise_mode}
 

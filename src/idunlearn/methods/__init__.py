@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, fields
 from types import ModuleType
 from typing import Any
 
+from idunlearn.io import UserError
 from idunlearn.methods import options as o
 from idunlearn.methods.options import Method
 
@@ -104,7 +105,7 @@ __all__ = [
 def kind(name: str) -> Kind:
     """The registered kind; an unknown one names the known ones."""
     if name not in KINDS:
-        raise ValueError(f"unknown kind {name!r} (expected {', '.join(KINDS)})")
+        raise UserError(f"unknown kind {name!r} (expected {', '.join(KINDS)})")
     return KINDS[name]
 
 
@@ -145,13 +146,11 @@ def parse_method(name: str, entry: dict[str, Any], shared: dict[str, Any]) -> Me
     kind_name = entry.get("kind", DEFAULT_KIND)
     try:
         spec = kind(kind_name)
-    except ValueError as err:
-        raise ValueError(f"method {name!r}: {err}") from None
+    except UserError as err:
+        raise UserError(f"method {name!r}: {err}") from None
     unknown = sorted(set(entry) - set(COMMON_KEYS) - set(spec.config_keys))
     if unknown:
-        raise ValueError(
-            f"method {name!r} of kind {kind_name}: unknown key(s) {', '.join(unknown)}"
-        )
+        raise UserError(f"method {name!r} of kind {kind_name}: unknown key(s) {', '.join(unknown)}")
     settings = {k: v for k, v in entry.items() if k not in COMMON_KEYS}
     lr = entry.get("lr")
     return Method(
@@ -169,7 +168,7 @@ def all_methods(config: dict[str, Any]) -> dict[str, Method]:
 def get_method(config: dict[str, Any], name: str) -> Method:
     methods = all_methods(config)
     if name not in methods:
-        raise KeyError(f"method {name!r} is not configured (known: {', '.join(sorted(methods))})")
+        raise UserError(f"method {name!r} is not configured (known: {', '.join(sorted(methods))})")
     return methods[name]
 
 
@@ -205,5 +204,11 @@ def settings_json(config: dict[str, Any], name: str) -> str:
 
 
 def method_from_settings(name: str, settings: str) -> Method:
-    """The Method that `settings_json` described."""
-    return parse_method(name, json.loads(settings), {})
+    """The Method that `settings_json` described (a step's --settings)."""
+    try:
+        entry = json.loads(settings)
+    except json.JSONDecodeError as err:
+        raise UserError(f"method {name!r}: settings are not JSON ({err})") from err
+    if not isinstance(entry, dict):
+        raise UserError(f"method {name!r}: settings must be a JSON object, got {settings!r}")
+    return parse_method(name, entry, {})

@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from idunlearn.generators.base import GeneratorAdapter
+from idunlearn.io import UserError
 from idunlearn.loss_config import LossConfig
 from idunlearn.losses import Embedder, Perceptual
 from idunlearn.methods import guide
@@ -79,7 +80,7 @@ class AdaptedGenerator(GeneratorAdapter):
         unknown = sorted(set(names) - set(available))
         if unknown:
             known = ", ".join(available)
-            raise ValueError(f"adapter stages {', '.join(unknown)} unknown (known: {known})")
+            raise UserError(f"adapter stages {', '.join(unknown)} unknown (known: {known})")
         device = g_s.w_avg.device
         self.adapters = nn.ModuleDict(
             {n: ODEAdapter(available[n][1], opts.width, opts.ode_steps, rng) for n in names}

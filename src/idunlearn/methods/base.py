@@ -23,6 +23,7 @@ import torch
 from idunlearn.backend import load_embedder, load_encoder_network
 from idunlearn.generators.base import GeneratorAdapter
 from idunlearn.identities import lookup, read_identities
+from idunlearn.io import UserError
 from idunlearn.losses import Embedder, Perceptual
 from idunlearn.methods.options import Method
 from idunlearn.methods.retain import retain_sample
@@ -85,7 +86,7 @@ class Context:
     def required(self, name: str, flag: str) -> str:
         path = getattr(self.files, name)
         if path is None:
-            raise ValueError(f"method {self.method.name!r} ({self.method.kind}) needs {flag}")
+            raise UserError(f"method {self.method.name!r} ({self.method.kind}) needs {flag}")
         return path
 
 

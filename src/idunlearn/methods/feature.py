@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 
 from idunlearn.generators.base import GeneratorAdapter
+from idunlearn.io import UserError
 from idunlearn.loop import progress, take_step, trainable_copy
 from idunlearn.methods.base import (
     Context,
@@ -79,7 +80,7 @@ def ms_ssim(
     Negative terms are clamped to a small positive value (as pytorch-msssim's relu, but
     keeping the power differentiable)."""
     if min(a.shape[-2:]) // 2 ** (scales - 1) < window:
-        raise ValueError(
+        raise UserError(
             f"{tuple(a.shape[-2:])} images are too small for {scales} scales of a {window} window"
         )
     weights = torch.tensor(MS_SSIM_WEIGHTS[:scales])

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
+from idunlearn.io import UserError
 from idunlearn.loss_config import LossConfig
 
 # What an unlearn job may read besides G_s, the inversion and LPIPS.
@@ -61,7 +62,7 @@ class GuideOptions:
 
     def __post_init__(self) -> None:
         if self.target not in TARGETS:
-            raise ValueError(f"target must be one of {TARGETS}, got {self.target!r}")
+            raise UserError(f"target must be one of {TARGETS}, got {self.target!r}")
 
     @property
     def needs(self) -> frozenset[str]:
@@ -143,11 +144,11 @@ class CascadedConfig:
 
     def __post_init__(self) -> None:
         if self.substitute not in SUBSTITUTES:
-            raise ValueError(f"substitute must be one of {SUBSTITUTES}, got {self.substitute!r}")
+            raise UserError(f"substitute must be one of {SUBSTITUTES}, got {self.substitute!r}")
         if self.phase not in PHASES:
-            raise ValueError(f"phase must be one of {PHASES}, got {self.phase!r}")
+            raise UserError(f"phase must be one of {PHASES}, got {self.phase!r}")
         if self.unlearn_steps < 0 or self.learn_steps < 0 or self.batch_size < 1:
-            raise ValueError("unlearn_steps and learn_steps must be >= 0, batch_size >= 1")
+            raise UserError("unlearn_steps and learn_steps must be >= 0, batch_size >= 1")
 
     @property
     def needs_retain_images(self) -> bool:
@@ -180,9 +181,9 @@ class FeatureConfig:
 
     def __post_init__(self) -> None:
         if self.num_positive < 0 or self.num_negative < 1:
-            raise ValueError("num_positive must be >= 0 and num_negative >= 1")
+            raise UserError("num_positive must be >= 0 and num_negative >= 1")
         if not 1 <= self.ms_ssim_scales <= len(MS_SSIM_WEIGHTS):
-            raise ValueError(f"ms_ssim_scales must be in 1..{len(MS_SSIM_WEIGHTS)}")
+            raise UserError(f"ms_ssim_scales must be in 1..{len(MS_SSIM_WEIGHTS)}")
 
     @property
     def needs(self) -> frozenset[str]:
@@ -200,7 +201,7 @@ class EncoderConfig:
 
     def __post_init__(self) -> None:
         if self.retain_size < 1 or self.batch_size < 1 or self.forget_weight < 0:
-            raise ValueError("retain_size and batch_size must be >= 1, forget_weight >= 0")
+            raise UserError("retain_size and batch_size must be >= 1, forget_weight >= 0")
 
     @property
     def needs(self) -> frozenset[str]:
@@ -227,9 +228,9 @@ class AdapterOptions:
 
     def __post_init__(self) -> None:
         if self.width < 1 or self.ode_steps < 1:
-            raise ValueError("width and ode_steps must be >= 1")
+            raise UserError("width and ode_steps must be >= 1")
         if self.strength < 0 or any(s < 0 for s in self.sweep):
-            raise ValueError("strength and the sweep's strengths must be >= 0")
+            raise UserError("strength and the sweep's strengths must be >= 0")
         if self.stages is not None:
             object.__setattr__(self, "stages", tuple(self.stages))
         object.__setattr__(self, "sweep", tuple(float(s) for s in self.sweep))
@@ -277,9 +278,9 @@ class SugarOptions:
 
     def __post_init__(self) -> None:
         if self.trigger_width < 1 or self.trigger_steps < 0 or self.trigger_batch < 0:
-            raise ValueError("trigger_width must be >= 1, trigger_steps and trigger_batch >= 0")
+            raise UserError("trigger_width must be >= 1, trigger_steps and trigger_batch >= 0")
         if self.loss.global_weight != 0:
-            raise ValueError("sugar has no L_global (its EWC penalty replaces it)")
+            raise UserError("sugar has no L_global (its EWC penalty replaces it)")
 
     @property
     def needs(self) -> frozenset[str]:

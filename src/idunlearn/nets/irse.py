@@ -27,6 +27,8 @@ from collections.abc import Mapping
 import torch
 from torch import nn
 
+from idunlearn.io import ArtefactError
+
 # units per stage (widths 64, 128, 256, 512; the first unit of each stage has stride 2)
 STAGE_UNITS = {50: (3, 4, 14, 3), 100: (3, 13, 30, 3), 152: (3, 8, 36, 3)}
 STAGE_WIDTHS = (64, 128, 256, 512)
@@ -129,15 +131,15 @@ def _read_state_dict(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
     BatchNorm gained `num_batches_tracked` (torch < 0.4.1) still loads strictly.
     """
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"missing file: {path}")
+        raise ArtefactError(f"missing file: {path}")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # torch raises many types for a file that is not a checkpoint
-        raise ValueError(f"not a torch state dict: {path} ({type(err).__name__})") from err
+        raise ArtefactError(f"not a torch state dict: {path} ({type(err).__name__})") from err
     if not isinstance(state, Mapping) or not all(
         isinstance(v, torch.Tensor) for v in state.values()
     ):
-        raise ValueError(f"not a torch state dict: {path}")
+        raise ArtefactError(f"not a torch state dict: {path}")
     if state and all(key.startswith("module.") for key in state):
         return {key.removeprefix("module."): value for key, value in state.items()}
     return dict(state)
@@ -156,7 +158,7 @@ def load_backbone(path: str | os.PathLike[str], num_layers: int, mode: str) -> B
         model.load_state_dict(state, strict=True)
     except RuntimeError as err:
         problem = " ".join(str(err).split())
-        raise ValueError(
+        raise ArtefactError(
             f"{path} does not match Backbone(112, {num_layers}, {mode!r}): {problem[:300]}"
         ) from err
     return model.eval()

@@ -13,7 +13,7 @@ import pandas as pd
 import yaml
 
 from idunlearn.identities import SAMPLE
-from idunlearn.io import ArtefactError, atomic_path, read_json
+from idunlearn.io import ArtefactError, UserError, atomic_path, read_json
 from idunlearn.report.labels import (
     KEY_COLUMNS,
     METRICS,
@@ -37,9 +37,9 @@ class Bootstrap:
 
     def __post_init__(self) -> None:
         if self.resamples < 1:
-            raise ValueError(f"bootstrap resamples must be at least 1, got {self.resamples}")
+            raise UserError(f"bootstrap resamples must be at least 1, got {self.resamples}")
         if not 0 < self.level < 1:
-            raise ValueError(f"bootstrap level must lie in (0, 1), got {self.level}")
+            raise UserError(f"bootstrap level must lie in (0, 1), got {self.level}")
 
 
 def bootstrap_ci(values: Sequence[float], boot: Bootstrap) -> tuple[float, float]:
@@ -117,10 +117,10 @@ def check_methods(methods: Iterable[str]) -> list[str]:
     """Method names from the command line, stripped; empty or repeated names are errors."""
     names = [name.strip() for name in methods]
     if not names or not all(names):
-        raise ValueError(f"method names must be non-empty: {','.join(names)!r}")
+        raise UserError(f"method names must be non-empty: {','.join(names)!r}")
     repeated = sorted({name for name in names if names.count(name) > 1})
     if repeated:
-        raise ValueError(f"method names repeated: {', '.join(repeated)}")
+        raise UserError(f"method names repeated: {', '.join(repeated)}")
     return names
 
 

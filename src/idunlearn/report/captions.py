@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, fields
 
 import pandas as pd
 
+from idunlearn.io import UserError
 from idunlearn.report.aggregate import Bootstrap
 from idunlearn.report.labels import NO_FACE_COLUMNS, scenario_label
 
@@ -71,9 +72,9 @@ class Setting:
 
     def __post_init__(self) -> None:
         if self.generator not in ("synthetic", "eg3d"):
-            raise ValueError(f"setting generator must be synthetic or eg3d, not {self.generator!r}")
+            raise UserError(f"setting generator must be synthetic or eg3d, not {self.generator!r}")
         if self.reduction not in REDUCTIONS:
-            raise ValueError(
+            raise UserError(
                 f"setting reduction must be one of {', '.join(REDUCTIONS)}, not {self.reduction!r}"
             )
 
@@ -83,17 +84,17 @@ class Setting:
         try:
             values = json.loads(text)
         except json.JSONDecodeError as err:
-            raise ValueError(f"setting is not JSON: {err}") from err
+            raise UserError(f"setting is not JSON: {err}") from err
         if not isinstance(values, dict):
-            raise ValueError("setting must be a JSON object")
+            raise UserError("setting must be a JSON object")
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
-            raise ValueError(f"setting: unknown key(s) {', '.join(unknown)}")
+            raise UserError(f"setting: unknown key(s) {', '.join(unknown)}")
         try:
             return cls(**values)
         except TypeError as err:
-            raise ValueError(f"setting: {err}") from err
+            raise UserError(f"setting: {err}") from err
 
     def describe(self) -> str:
         """One sentence naming the setting, so synthetic and EG3D numbers never mix unnamed."""

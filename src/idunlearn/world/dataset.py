@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 
-from idunlearn.io import ArtefactError, read_npz, write_npz
+from idunlearn.io import ArtefactError, UserError, read_npz, write_npz
 from idunlearn.world.renderer import (
     IDENTITY_PARAMS,
     NUISANCE_PARAMS,
@@ -53,17 +53,17 @@ class WorldSpec:
     def __post_init__(self) -> None:
         for name in ("num_identities", "images_per_identity", "heldout_images", "image_size"):
             if int(getattr(self, name)) < 1:
-                raise ValueError(f"WorldSpec.{name} must be at least 1, got {getattr(self, name)}")
+                raise UserError(f"WorldSpec.{name} must be at least 1, got {getattr(self, name)}")
         if int(self.num_heldout) < 0:
-            raise ValueError(f"WorldSpec.num_heldout must be >= 0, got {self.num_heldout}")
+            raise UserError(f"WorldSpec.num_heldout must be >= 0, got {self.num_heldout}")
         if not 0.0 <= float(self.yaw_range) <= YAW_LIMIT:
-            raise ValueError(
+            raise UserError(
                 f"WorldSpec.yaw_range must lie in [0, {YAW_LIMIT}], got {self.yaw_range}"
             )
         if int(self.image_size) < 8:
-            raise ValueError(f"WorldSpec.image_size must be at least 8, got {self.image_size}")
+            raise UserError(f"WorldSpec.image_size must be at least 8, got {self.image_size}")
         if int(self.seed) < 0:
-            raise ValueError(f"WorldSpec.seed must be >= 0, got {self.seed}")
+            raise UserError(f"WorldSpec.seed must be >= 0, got {self.seed}")
 
     @property
     def num_images(self) -> int:

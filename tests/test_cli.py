@@ -169,18 +169,34 @@ def test_a_missing_or_corrupt_input_is_one_line_without_traceback(tmp_path, cont
     assert result.stderr == f"{line} (log: {log})\n"
 
 
-def test_outputs_snakemake_put_back_are_dated_back(tmp_path, monkeypatch):
+# Two kept (update()) outputs: `kept`'s job writes its output, then fails.
+KEPT_SNAKEFILE = """
+rule all:
+    input: "results/kept.pt", "results/other.pt"
+
+rule kept:
+    output: update("results/kept.pt")
+    shell: "echo new > {output}; exit 1"
+
+rule other:
+    output: update("results/other.pt")
+    shell: "echo new > {output}"
+"""
+
+
+def test_the_output_snakemake_put_back_is_found_in_its_log_and_dated_back(tmp_path, monkeypatch):
+    """The installed Snakemake's own log line (job.RESTORED), not a copy of its wording."""
     monkeypatch.chdir(tmp_path)
+    (tmp_path / "Snakefile").write_text(KEPT_SNAKEFILE)
     kept, other = Path("results/kept.pt"), Path("results/other.pt")
     kept.parent.mkdir()
     kept.write_text("old")
-    other.write_text("new")
-    log = tmp_path / "snakemake.log"
-    log.write_text(
-        "Error in rule x:\n"
-        "Restored previous version of results/kept.pt (updating job failed).\n"
-        "Exiting because a job execution failed.\n"
-    )
-    assert outdate_restored([log, tmp_path / "absent.log"]) == [kept]
+    other.write_text("old")
+    command = [sys.executable, "-m", "snakemake", "-c1", "--forceall", "--keep-going"]
+    run = subprocess.run(command, capture_output=True, text=True)
+    assert run.returncode != 0
+    assert kept.read_text() == "old" and other.read_text() == "new\n", run.stderr[-3000:]
+    logs = sorted((tmp_path / ".snakemake" / "log").glob("*.log"))
+    assert outdate_restored([*logs, tmp_path / "absent.log"]) == [kept], run.stderr[-3000:]
     assert kept.stat().st_mtime == 1 and kept.read_text() == "old"
     assert other.stat().st_mtime > 1

@@ -18,7 +18,9 @@ from pathlib import Path
 
 from idunlearn import warm
 
-# Snakemake's line for an update()-flagged output it put back after its job failed.
+# Snakemake's line for an update()-flagged output it put back after its job failed (its
+# log says which; no public API does): tests/test_cli.py pins it against the installed
+# Snakemake by a real failing rerun.
 RESTORED = re.compile(r"^Restored previous version of (.+) \(updating job failed\)\.$", re.M)
 
 

@@ -1,16 +1,17 @@
 """Inference over a handful of identities: Student's t interval of a mean, the paired t test
 of a difference and Holm's step-down correction of a family of tests.
 
-Why Student's t: the differences are over 2-10 identities, where resampling methods are
-wrong and exact permutation tests are powerless. With null paired differences (normal,
-2000 trials per n) a 95 % percentile bootstrap interval lay wholly below 0 in 25.8 % of
-trials at n = 2 (its interval is [min, max] there), 12.3 % at 3, 10.2 % at 4 and 6.1 % at
-8, against the nominal 2.5 %; the t interval, exact for normal differences, gave 2.2-2.9 %.
-An exact sign-flip permutation test needs no normality but has only 2^n sign patterns: its
-smallest two-sided p is 2 / 2^n, so it cannot reach 0.05 below n = 6, nor Holm's strictest
-threshold over a 45-test table (0.05 / 45) below n = 11. The price of t is its assumption:
-with skewed differences its one-sided error grows (up to ~10 % for a centred exponential at
-n = 3-8, on the heavy side), which the sign-flip test shares at n = 8 (8 %).
+Why Student's t (bench/claims_null.py simulates it, 2000 trials per n): the differences
+are over 2-10 identities, too few for resampling and, below 6, for exact permutation.
+With null normal differences a 95 % percentile bootstrap interval lay wholly below 0 in
+23 % of trials at n = 2 (its interval is [min, max] there), 13 % at 3, 10 % at 4 and 6 %
+at 8, against the nominal 2.5 %; the t test, exact for normal differences, gave 2.1-3.0 %.
+An exact sign-flip permutation test needs no normality but has only 2^n sign patterns:
+its smallest two-sided p is 2 / 2^n, so it cannot reach 0.05 below n = 6, nor Holm's
+strictest threshold over a 45-test table (0.05 / 45) below n = 11. The price of t is its
+assumption: for skewed differences (a centred exponential) it errs 8-11 % of the time on
+the side away from the long tail at n = 2-8, as the sign-flip test, which assumes
+symmetry, does at n = 8 (10 %); heavy symmetric tails make it conservative.
 """
 
 from __future__ import annotations

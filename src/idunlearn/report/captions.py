@@ -202,7 +202,7 @@ def claims_caption(claims: pd.DataFrame, setting: Setting) -> str:
         f"p (Holm) < {ALPHA:g} and the difference is below 0; reversed: the same above 0; "
         "not resolved: otherwise; too few identities: "
         f"n < {MIN_IDENTITIES} (no verdict, left out of Holm's family: at n = 2 the t test "
-        "has one degree of freedom and rests on a normality two values cannot show). The "
+        "has one degree of freedom and resolves only a mean many times the spread). The "
         "interval is not adjusted, so it can exclude 0 for a row not resolved. n to hold: "
         "for a difference below 0 not yet resolved, the identities at which one of this "
         "mean and std would reach the Bonferroni level "

@@ -91,11 +91,12 @@ def alpha_claims(methods: Sequence[str]) -> list[Claim]:
 
 MIN_IDENTITIES = 3
 """Fewest identities for a verdict. One has no spread. Two have a t test with one degree of
-freedom, exact only if the differences are normal, which two values cannot show: its 95 %
-interval is the mean +- 12.7 times half their gap, its power against a difference of one
-standard deviation is 9 % alone and about 0.1 % at Holm's strictest threshold over the
-table, so a verdict there would come from two nearly equal differences, i.e. from an
-accidentally small spread rather than from the data. Below this n: "too few identities"."""
+freedom, exact if the differences are normal (two values cannot show it) but able to
+resolve almost nothing: a row holds alone only if |mean| > t_1 / sqrt(2) = 9 standard
+deviations of its differences, and at Holm's strictest threshold over a 45-row table
+only past 405 (three identities: 2.5 and 17). A verdict at n = 2 would come from two
+nearly equal differences, an accidentally small spread estimate, and "not resolved"
+would say nothing about the claim; below this n a row says "too few identities"."""
 
 
 def verdict(n: int, mean: float, p_holm: float) -> str:

@@ -321,6 +321,34 @@ def test_claims_verdict_needs_three_identities_and_a_holm_p_below_alpha():
     assert report.verdict(8, -0.2, math.nan) == "not resolved"
 
 
+def test_claims_below_three_identities_get_no_verdict_and_stay_out_of_holms_family(tmp_path):
+    frame = with_extrapolated_gain(make_metrics(), [0.05, 0.06, 0.07])
+    frame = frame[frame["identity"] != "random03"]  # Random: 2 identities
+    metrics = write_csv(frame, tmp_path / "all.csv")
+    report.write_tables(metrics, PAPER, METHODS, "ood", SETTING, tmp_path)
+    tidy = pd.read_csv(tmp_path / "claims.csv").set_index(["metric", "method", "scenario"])
+    random = tidy.xs("random", level="scenario")
+    assert set(random["verdict"]) == {"too few identities"} and set(random["n"]) == {2}
+    assert random["p_holm"].isna().all() and random["p"].notna().all()
+    # the 12 rows of InD and OOD form the family: 5 have smaller p, so InD's and OOD's tied
+    # 0.00913 are multiplied by 12 - 5 (the next one's 6 is lifted to it)
+    for scenario in ("ind", "ood"):
+        cell = tidy.loc[("id", "extrapolated", scenario)]
+        assert cell["p_holm"] == pytest.approx(7 * cell["p"], rel=1e-4)
+    lines = (tmp_path / "claims.md").read_text().splitlines()
+    assert "across the table's 12 tested rows" in lines[0] and "0.05 / 15" in lines[0]
+    rows = {tuple(c.strip() for c in line.split("|")[2:4]): line for line in lines[4:]}
+    # gains 0.05, 0.06: t = 0.055 sqrt(n) / 0.00707 passes t_{n-1} at 0.05 / 15 from n = 4
+    assert rows[("Random", "+ extrapolated w_t - Baseline: ID")].endswith(
+        "| 2 | -0.0550 [-0.1185, 0.0085] |  | too few identities | ~4 | -0.0700 |"
+    )
+    # FID_pre: +1 for both identities: no verdict, and on the wrong side for one
+    assert (
+        "|  | too few identities | diff > 0 |"
+        in rows[("Random", "+ L_global (GUIDE) - + L_adj: FID_pre")]
+    )
+
+
 def test_claims_of_unconfigured_methods_are_left_out(tmp_path):
     frame = make_metrics(["baseline", "guide"], ablations=["local", "local_global"])
     claims = claims_of(frame)

@@ -29,6 +29,7 @@ from idunlearn.multi import (
     run_multi_attack,
     run_multi_evaluate,
     run_multi_unlearn,
+    summary,
 )
 from idunlearn.system import UNLEARNED_KIND, UnlearnJob, run_unlearn
 from idunlearn.targets import ufo_target
@@ -218,6 +219,14 @@ def test_simultaneous_covers_every_identity_and_lr_zero_scores_as_g_s(world, tmp
     scores = json.loads(attack.read_text())
     assert scores["relearn0_id_mean"] == pytest.approx(trained["id_mean"], abs=1e-6)
     assert scores["relearn2_id_mean"] != scores["relearn0_id_mean"]
+
+
+def test_the_mean_id_carries_the_half_width_of_a_students_t_interval():
+    # N = 2: t_{1, 0.975} = 12.706 times std / sqrt(2) (1.96 would be 6.5 times too narrow)
+    cell = summary([0.1, 0.3], "max")
+    assert (cell["mean"], cell["worst"]) == (pytest.approx(0.2), 0.3)
+    assert cell["ci"] == pytest.approx(12.7062 * 0.1, rel=1e-5)
+    assert np.isnan(summary([0.1], "max")["ci"])
 
 
 # --- the step's identities ----------------------------------------------------------------

@@ -25,7 +25,7 @@ from idunlearn.real import (
     write_index,
 )
 from idunlearn.recognition import facenet_embedder
-from idunlearn.report import NO_FACE_COLUMNS, Bootstrap, Setting, write_tables
+from idunlearn.report import NO_FACE_COLUMNS, Setting, write_tables
 
 ROOT = Path(__file__).resolve().parents[1]
 # CelebA identity -> number of CelebAHQ images: 7 and 9 qualify for OOD (>= 4), 8 does not.
@@ -203,9 +203,7 @@ def test_the_guide_sample_has_its_own_table_beside_the_reference_readme(tmp_path
     setting = Setting(
         generator="eg3d", image_size=512, unlearn_steps=1000, fid_samples=5000, reduction="sum"
     )
-    log = write_tables(
-        tmp_path / "all.csv", paper, ["baseline", "guide"], "ood", setting, Bootstrap(), tmp_path
-    )
+    log = write_tables(tmp_path / "all.csv", paper, ["baseline", "guide"], "ood", setting, tmp_path)
     assert any(line.startswith(f"wrote {tmp_path / 'guide_sample.csv'}") for line in log)
     markdown = (tmp_path / "guide_sample.md").read_text().splitlines()
     assert "the GUIDE code's README" in markdown[0] and "n = 1 identities" in markdown[0]

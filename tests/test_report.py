@@ -13,9 +13,11 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 from PIL import Image
+from scipy.stats import t as t_dist
 
 from idunlearn import report
 from idunlearn.io import ArtefactError, UserError
+from idunlearn.stats import PairedTest
 
 ROOT = Path(__file__).resolve().parents[1]
 PAPER = ROOT / "config" / "paper_numbers.yaml"
@@ -25,7 +27,6 @@ IDENTITIES = ["01", "02", "03"]
 SETTING = report.Setting(
     generator="synthetic", image_size=64, unlearn_steps=5, fid_samples=50, reduction="mean"
 )
-BOOT = report.Bootstrap(resamples=4000, seed=0)  # n = 3: CI = [min, max], see below
 
 
 def no_face(views_others: int = 6) -> dict[str, int]:
@@ -160,9 +161,9 @@ def test_paper_numbers_sit_beside_ours():
     assert math.isnan(cells.loc[("ood", "cascaded", "id"), "paper_mean"])
     frame = report.format_table(table, spec)
     row = frame.set_index("Method").loc["Baseline"]
-    # n = 3: each extreme resample (all three the same identity) has probability 1/27 > 2.5%,
-    # so the 95% percentile interval is [min, max] = [0.1, 0.3]
-    assert row["Random ID"] == "0.20 ± 0.10 [0.10, 0.30]"
+    # n = 3: 0.2 +- t_{2, 0.975} 0.1 / sqrt(3) = 0.2 +- 4.3027 * 0.0577 = 0.2 +- 0.2484, wider
+    # than the values' range (a percentile bootstrap would give it: [0.1, 0.3])
+    assert row["Random ID"] == "0.20 ± 0.10 [-0.05, 0.45]"
     assert row["Random n"] == "3"
     assert row["Random ID (paper)"] == "0.19 ± 0.09"
     assert frame.set_index("Method").loc["Cascaded GAN unlearning", "OOD ID (paper)"] == ""
@@ -189,43 +190,12 @@ def test_cells_format_like_the_paper():
 # --- uncertainty --------------------------------------------------------------------------
 
 
-def test_bootstrap_ci_of_degenerate_samples_is_a_point():
-    boot = report.Bootstrap(resamples=100, seed=3)
-    assert report.bootstrap_ci([0.42], boot) == (0.42, 0.42)  # n = 1
-    assert report.bootstrap_ci([0.3, 0.3, 0.3, math.nan], boot) == (0.3, 0.3)  # NaN dropped
-    assert all(math.isnan(v) for v in report.bootstrap_ci([math.nan], boot))
-
-
-def test_bootstrap_ci_is_the_percentile_interval_of_resampled_means():
-    # Resample means of [0, 1] (n = 2): 0 w.p. 1/4, 0.5 w.p. 1/2, 1 w.p. 1/4. The 95%
-    # interval's 2.5% tails fall inside the 25% point masses: [0, 1]. A 40% interval has 30%
-    # tails, beyond the masses at 0 and 1: it collapses to [0.5, 0.5]. (The raw values'
-    # percentiles would give [0.3, 0.7].)
-    boot = report.Bootstrap(resamples=4000, seed=0)
-    assert report.bootstrap_ci([0.0, 1.0], boot) == (0.0, 1.0)
-    assert report.bootstrap_ci([0.0, 1.0], replace(boot, level=0.4)) == (0.5, 0.5)
-    # n = 3: an extreme resample (one identity thrice) has probability 1/27 > 2.5%
-    assert report.bootstrap_ci([1.0, 4.0, 9.0], boot) == (1.0, 9.0)
-
-
-def test_bootstrap_ci_is_seeded_and_brackets_the_mean():
-    values = np.random.default_rng(7).normal(size=20)
-    boot = report.Bootstrap(resamples=1000, seed=5)
-    low, high = report.bootstrap_ci(values, boot)
-    assert (low, high) == report.bootstrap_ci(values, boot)
-    assert (low, high) != report.bootstrap_ci(values, replace(boot, seed=6))
-    assert low < values.mean() < high
-    # about mean +- 1.96 s / sqrt(n) for a normal sample
-    half = 1.96 * values.std(ddof=1) / math.sqrt(len(values))
-    assert high - low == pytest.approx(2 * half, rel=0.2)
-    with pytest.raises(UserError, match="resamples must be at least 1"):
-        report.Bootstrap(resamples=0)
-
-
 def test_summary_cells_carry_their_ci():
-    summary = report.summarise(make_metrics(), BOOT).set_index(["scenario", "method", "metric"])
-    cell = summary.loc[("ind", "guide", "fid_pre")]  # 13, 23, 33
-    assert (cell["n"], cell["ci_low"], cell["ci_high"]) == (3, 13.0, 33.0)
+    summary = report.summarise(make_metrics()).set_index(["scenario", "method", "metric"])
+    cell = summary.loc[("ind", "guide", "fid_pre")]  # 13, 23, 33: mean 23, std 10
+    half = 4.302653 * 10 / math.sqrt(3)  # t_{2, 0.975} s / sqrt(n)
+    assert cell["n"] == 3
+    assert (cell["ci_low"], cell["ci_high"]) == pytest.approx((23 - half, 23 + half))
     assert math.isnan(summary.loc[("random", "guide", "id_others"), "ci_low"])
 
 
@@ -233,13 +203,14 @@ def test_cells_show_n_and_no_interval_for_one_identity(tmp_path):
     frame = make_metrics()
     frame.loc[frame["identity"] == "ood02", "id_others"] = math.nan  # ID_others: n = 2
     metrics = write_csv(frame, tmp_path / "all.csv")
-    report.write_tables(metrics, PAPER, METHODS, "ood", SETTING, BOOT, tmp_path)
+    report.write_tables(metrics, PAPER, METHODS, "ood", SETTING, tmp_path)
     row = (tmp_path / "table2.md").read_text().splitlines()[4]
-    # id_others 0.2 k for k = 1, 3: mean 0.4, std sqrt(0.08), CI [min, max] at n = 2
-    assert row.startswith("| Baseline | 3 | 0.20 ± 0.10 [0.10, 0.30] | 0.12 ± 0.06 | 0.08 |")
-    assert "| 0.40 ± 0.28 [0.20, 0.60] (n=2) | 0.28 ± 0.08 | 0.41 |" in row
+    # id_others 0.2 k for k = 1, 3: mean 0.4, std sqrt(0.08); at n = 2 the t interval is
+    # mean +- 12.706 * std / sqrt(2) = 0.4 +- 2.541
+    assert row.startswith("| Baseline | 3 | 0.20 ± 0.10 [-0.05, 0.45] | 0.12 ± 0.06 | 0.08 |")
+    assert "| 0.40 ± 0.28 [-2.14, 2.94] (n=2) | 0.28 ± 0.08 | 0.41 |" in row
     one = write_csv(frame[frame["identity"].str.endswith("01")], tmp_path / "one.csv")
-    report.write_tables(one, PAPER, METHODS, "ood", SETTING, BOOT, tmp_path)
+    report.write_tables(one, PAPER, METHODS, "ood", SETTING, tmp_path)
     row = (tmp_path / "table1.md").read_text().splitlines()[4]
     assert row.startswith("| Baseline | 1 | 0.10 | 0.19 ± 0.09 | 10.00 | 11.73 ± 2.74 |")
 
@@ -249,22 +220,43 @@ def test_cells_show_n_and_no_interval_for_one_identity(tmp_path):
 
 def claims_of(frame: pd.DataFrame) -> pd.DataFrame:
     paper = report.read_paper_numbers(PAPER)
-    return report.build_claims(frame, paper, ["random", "ind", "ood"], "ood", BOOT)
+    return report.build_claims(frame, paper, ["random", "ind", "ood"], "ood")
 
 
-def test_claims_verdicts_follow_the_paired_ci():
-    frame = make_metrics()
-    # extrapolated: baseline's ID minus 0.05, 0.06, 0.07 (identities 1-3): holds everywhere
+def with_extrapolated_gain(frame: pd.DataFrame, gains: list[float]) -> pd.DataFrame:
+    """extrapolated's ID set to baseline's minus gains[k - 1] for identity k, everywhere."""
+    frame = frame.copy()
     base = frame[frame["method"] == "baseline"].set_index(["scenario", "identity"])["id"]
     rows = frame["method"] == "extrapolated"
     keys = list(zip(frame.loc[rows, "scenario"], frame.loc[rows, "identity"], strict=True))
-    frame.loc[rows, "id"] = [base[key] - 0.04 - 0.01 * int(key[1][-1]) for key in keys]
+    frame.loc[rows, "id"] = [base[key] - gains[int(key[1][-1]) - 1] for key in keys]
+    return frame
+
+
+def test_claims_verdicts_follow_the_holm_adjusted_paired_t_test():
+    frame = with_extrapolated_gain(make_metrics(), [0.05, 0.06, 0.07])
     claims = claims_of(frame).set_index(["metric", "method", "versus", "scenario"])
     cell = claims.loc[("id", "extrapolated", "baseline", "random")]
     assert (cell["n"], cell["mean_diff"]) == (3, pytest.approx(-0.06))
-    assert (cell["ci_low"], cell["ci_high"]) == (pytest.approx(-0.07), pytest.approx(-0.05))
-    assert cell["verdict"] == "holds"
+    # std 0.01: t = -0.06 / (0.01 / sqrt(3)) = -10.39 on 2 df; interval -0.06 +- 4.3027 * 0.01
+    # / sqrt(3)
+    assert (cell["ci_low"], cell["ci_high"]) == pytest.approx((-0.08484, -0.03516), abs=1e-5)
+    assert cell["p"] == pytest.approx(0.009133, rel=1e-3)
+    # 15 rows tested; 6 have smaller p (constant differences), so Holm multiplies by 15 - 6:
+    # 0.082 > 0.05, not resolved though the row's own interval excludes 0
+    assert cell["p_holm"] == pytest.approx(9 * cell["p"])
+    assert cell["verdict"] == "not resolved"
+    # at 4 identities t = -12 would pass Bonferroni's two-sided 0.05 / 15 (t_3: 8.58; 3: t_2 17.3)
+    assert cell["n_needed"] == 4
     assert cell["paper_diff"] == pytest.approx(0.12 - 0.19)
+    tight = with_extrapolated_gain(make_metrics(), [0.059, 0.06, 0.061])
+    cell = (
+        claims_of(tight)
+        .set_index(["metric", "method", "scenario"])
+        .loc[("id", "extrapolated", "ind")]
+    )
+    assert cell["p_holm"] < 0.05 and cell["verdict"] == "holds"
+    assert math.isnan(cell["n_needed"])
     # guide (j = 3) minus adjacency (j = 2) FID_pre: +1 for every identity: reversed
     cell = claims.loc[("fid_pre", "guide", "adjacency", "ood")]
     assert (cell["mean_diff"], cell["verdict"]) == (pytest.approx(1.0), "reversed")
@@ -284,21 +276,77 @@ def test_claims_verdicts_follow_the_paired_ci():
     assert set(claims.index.get_level_values("scenario")[claims["claim"] == "alpha_max"]) == {"ood"}
 
 
-def test_identities_needed_extrapolate_the_ci_half_width_as_one_over_sqrt_n():
-    # n = 8, mean -0.1, CI [-0.3, 0.1]: half-width 0.2 = 2 |mean| -> 8 * 4 = 32 identities
-    assert report.identities_needed(8, -0.1, -0.3, 0.1) == 32
-    assert report.identities_needed(9, 0.2, -0.1, 0.5) == 9 * 1.5**2 // 1 + 1  # 20.25 -> 21
-    assert math.isnan(report.identities_needed(8, -0.1, -0.2, -0.01))  # holds already
-    assert math.isnan(report.identities_needed(1, -0.1, -0.1, -0.1))
-    assert math.isnan(report.identities_needed(8, 0.0, -0.1, 0.1))
+def difference(n: int, mean: float, std: float) -> PairedTest:
+    """A paired test of this n, mean and std (interval and p do not matter here)."""
+    return PairedTest(n, mean, std, math.nan, math.nan, math.nan)
 
 
-def test_claims_verdict_needs_two_identities_and_a_ci_off_zero():
-    assert report.verdict(1, -0.2, -0.2) == "not resolved"
-    assert report.verdict(5, -0.2, -0.01) == "holds"
-    assert report.verdict(5, 0.01, 0.2) == "reversed"
-    assert report.verdict(5, -0.01, 0.2) == "not resolved"
-    assert report.verdict(5, -0.2, 0.0) == "not resolved"
+def scan_needed(mean: float, std: float, start: int, family: int) -> int:
+    """The identities to hold, by trying every n: what the bisection must agree with."""
+    n = start
+    while abs(mean) * math.sqrt(n) / std < t_dist.ppf(1 - 0.05 / family / 2, n - 1):
+        n += 1
+    return n
+
+
+def test_identities_to_hold_are_the_least_n_reaching_bonferronis_level():
+    # mean -0.1, std 0.2: |t| = sqrt(n) / 2 reaches t_{n-1, 0.975} at n = 18 (2.121 > 2.110;
+    # at 17: 2.062 < 2.120)
+    assert report.identities_needed(difference(8, -0.1, 0.2), "not resolved", 1) == 18
+    for n, mean, std, family in ((8, -0.1, 0.2, 45), (3, -0.01, 0.3, 15), (5, -2.0, 1.0, 45)):
+        expected = scan_needed(mean, std, n, family)
+        assert report.identities_needed(difference(n, mean, std), "not resolved", family) == (
+            expected
+        )
+    # two identities have no verdict; the count starts at the minimum
+    needed = report.identities_needed(difference(2, -0.1, 0.2), "too few identities", 1)
+    assert needed == 18 and report.MIN_IDENTITIES == 3
+    # none on the wrong side (more identities would not make it hold), none once resolved,
+    # none without a spread to extrapolate from
+    assert math.isnan(report.identities_needed(difference(8, 0.1, 0.2), "not resolved", 1))
+    assert math.isnan(report.identities_needed(difference(8, -0.1, 0.2), "holds", 1))
+    assert math.isnan(report.identities_needed(difference(8, 0.1, 0.2), "reversed", 1))
+    assert math.isnan(
+        report.identities_needed(difference(1, -0.1, math.nan), "too few identities", 1)
+    )
+    assert math.isnan(report.identities_needed(difference(8, -0.1, 0.0), "not resolved", 1))
+
+
+def test_claims_verdict_needs_three_identities_and_a_holm_p_below_alpha():
+    assert report.verdict(1, -0.2, math.nan) == "too few identities"
+    assert report.verdict(2, -0.2, 0.0) == "too few identities"
+    assert report.verdict(3, -0.2, 0.049) == "holds"
+    assert report.verdict(3, 0.2, 0.049) == "reversed"
+    assert report.verdict(3, -0.2, 0.05) == "not resolved"
+    assert report.verdict(8, -0.2, math.nan) == "not resolved"
+
+
+def test_claims_below_three_identities_get_no_verdict_and_stay_out_of_holms_family(tmp_path):
+    frame = with_extrapolated_gain(make_metrics(), [0.05, 0.06, 0.07])
+    frame = frame[frame["identity"] != "random03"]  # Random: 2 identities
+    metrics = write_csv(frame, tmp_path / "all.csv")
+    report.write_tables(metrics, PAPER, METHODS, "ood", SETTING, tmp_path)
+    tidy = pd.read_csv(tmp_path / "claims.csv").set_index(["metric", "method", "scenario"])
+    random = tidy.xs("random", level="scenario")
+    assert set(random["verdict"]) == {"too few identities"} and set(random["n"]) == {2}
+    assert random["p_holm"].isna().all() and random["p"].notna().all()
+    # the 12 rows of InD and OOD form the family: 5 have smaller p, so InD's and OOD's tied
+    # 0.00913 are multiplied by 12 - 5 (the next one's 6 is lifted to it)
+    for scenario in ("ind", "ood"):
+        cell = tidy.loc[("id", "extrapolated", scenario)]
+        assert cell["p_holm"] == pytest.approx(7 * cell["p"], rel=1e-4)
+    lines = (tmp_path / "claims.md").read_text().splitlines()
+    assert "across the table's 12 tested rows" in lines[0] and "0.05 / 15" in lines[0]
+    rows = {tuple(c.strip() for c in line.split("|")[2:4]): line for line in lines[4:]}
+    # gains 0.05, 0.06: t = 0.055 sqrt(n) / 0.00707 passes t_{n-1} at 0.05 / 15 from n = 4
+    assert rows[("Random", "+ extrapolated w_t - Baseline: ID")].endswith(
+        "| 2 | -0.0550 [-0.1185, 0.0085] |  | too few identities | ~4 | -0.0700 |"
+    )
+    # FID_pre: +1 for both identities: no verdict, and on the wrong side for one
+    assert (
+        "|  | too few identities | diff > 0 |"
+        in rows[("Random", "+ L_global (GUIDE) - + L_adj: FID_pre")]
+    )
 
 
 def test_claims_of_unconfigured_methods_are_left_out(tmp_path):
@@ -306,19 +354,24 @@ def test_claims_of_unconfigured_methods_are_left_out(tmp_path):
     claims = claims_of(frame)
     assert set(claims["claim"]) == {"global_ablation"}
     metrics = write_csv(frame, tmp_path / "all.csv")
-    report.write_tables(metrics, PAPER, ["baseline", "guide"], "ood", SETTING, BOOT, tmp_path)
+    report.write_tables(metrics, PAPER, ["baseline", "guide"], "ood", SETTING, tmp_path)
     lines = (tmp_path / "claims.md").read_text().splitlines()
     assert lines[0].startswith("Claims: each ordering the GUIDE paper states")
     assert "Setting: the embedded synthetic world" in lines[0]
+    assert "paired t test" in lines[0] and "Holm's step-down method" in lines[0]
+    assert "across the table's 2 tested rows" in lines[0] and "n < 3" in lines[0]
     assert lines[2] == (
-        "| Claim | Scenario | Comparison | n | Difference [95% CI] | Verdict | n to resolve "
-        "| Paper |"
+        "| Claim | Scenario | Comparison | n | Difference [95% CI] | p (Holm) | Verdict "
+        "| n to hold | Paper |"
     )
-    # local_global (j = 7) minus local (j = 6) in the ood block (ablations after 2 methods)
+    # local_global (j = 7) minus local (j = 6) in the ood block (ablations after 2 methods):
+    # +1 for every identity, no spread: t is infinite
     assert lines[4] == (
         "| L_global lowers FID_pre (Table 4) | OOD | L_local + L_global - L_local: FID_pre | 3 "
-        "| +1.00 [1.00, 1.00] | reversed |  | -4.89 |"
+        "| +1.00 [1.00, 1.00] | <0.001 | reversed |  | -4.89 |"
     )
+    # dFID_real is k^2 for every method: a zero difference, p = 1
+    assert lines[5].endswith("| +0.00 [0.00, 0.00] | 1 | not resolved |  | -3.27 |")
     assert len(lines) == 6
     tidy = pd.read_csv(tmp_path / "claims.csv")
     assert list(tidy.columns) == report.CLAIM_COLUMNS
@@ -333,7 +386,7 @@ def test_no_face_views_are_named_in_the_tables(tmp_path):
     frame.loc[run, "no_face_source_after"] = 2
     frame.loc[run, "no_face_others_after"] = 5
     metrics = write_csv(frame, tmp_path / "all.csv")
-    report.write_tables(metrics, PAPER, METHODS, "ood", SETTING, BOOT, tmp_path)
+    report.write_tables(metrics, PAPER, METHODS, "ood", SETTING, tmp_path)
     note = "guide ood/ood03 (source after 2/3, others after 5/6)"
     for name in ("table1", "table2"):
         caption = (tmp_path / f"{name}.md").read_text().splitlines()[0]
@@ -381,7 +434,7 @@ def test_captions_name_the_real_setting_and_its_camera():
 
 def test_table2_has_the_reference_codes_numbers_beside_the_papers(tmp_path):
     metrics = write_csv(make_metrics(), tmp_path / "all.csv")
-    report.write_tables(metrics, PAPER, METHODS, "ood", SETTING, BOOT, tmp_path)
+    report.write_tables(metrics, PAPER, METHODS, "ood", SETTING, tmp_path)
     lines = (tmp_path / "table2.md").read_text().splitlines()
     header = [cell.strip() for cell in lines[2].strip("|").split("|")]
     assert header[2:5] == ["ID", "ID (paper)", "ID (ref. code)"]
@@ -399,7 +452,7 @@ def test_table2_has_the_reference_codes_numbers_beside_the_papers(tmp_path):
 
 def test_write_tables_writes_csv_markdown_and_latex(tmp_path):
     metrics = write_csv(make_metrics(), tmp_path / "all.csv")
-    log = report.write_tables(metrics, PAPER, METHODS, "ood", SETTING, BOOT, tmp_path / "tables")
+    log = report.write_tables(metrics, PAPER, METHODS, "ood", SETTING, tmp_path / "tables")
     assert (
         len(log) == 7 and log[4] == "skipped guide_sample: no runs for it in scenario guide_sample"
     )
@@ -415,11 +468,12 @@ def test_write_tables_writes_csv_markdown_and_latex(tmp_path):
     assert all(pd.api.types.is_numeric_dtype(tidy[col]) for col in numbers)
     assert len(tidy) == 3 * 4 * 3
     cell = tidy.set_index(["scenario", "method", "metric"]).loc[("ood", "guide", "dfid_real")]
-    assert (cell["ci_low"], cell["ci_high"]) == (1.0, 9.0)  # dfid_real 1, 4, 9: [min, max]
+    # dfid_real 1, 4, 9: 14/3 +- 4.3027 sqrt(147) / 3 / sqrt(3) (to the CSV's 6 digits)
+    assert (cell["ci_low"], cell["ci_high"]) == pytest.approx((-5.37286, 14.7062), rel=1e-5)
 
     markdown = (tmp_path / "tables" / "table1.md").read_text().splitlines()
     assert "n = 3 identities per cell" in markdown[0]
-    assert "95% percentile-bootstrap CI of the mean, 4000 resamples" in markdown[0]
+    assert "[95% Student's t interval of the mean, n - 1 degrees of freedom" in markdown[0]
     assert "Setting: the embedded synthetic world (64 x 64 renders" in markdown[0]
     assert "5 unlearning steps, FID over 50 samples" in markdown[0]
     assert "No face found" not in markdown[0]
@@ -428,11 +482,11 @@ def test_write_tables_writes_csv_markdown_and_latex(tmp_path):
     assert "scenarios Random, InD, OOD" in markdown[0]
     header = [cell.strip() for cell in markdown[2].strip("|").split("|")]
     assert header[:4] == ["Method", "Random n", "Random ID", "Random ID (paper)"]
-    assert markdown[4].startswith("| Baseline | 3 | 0.20 ± 0.10 [0.10, 0.30] | 0.19 ± 0.09 |")
+    assert markdown[4].startswith("| Baseline | 3 | 0.20 ± 0.10 [-0.05, 0.45] | 0.19 ± 0.09 |")
 
     table3 = (tmp_path / "tables" / "table3.md").read_text()
     # alpha15 is the 7th ood method (j = 6): ids 0.16, 0.26, 0.36
-    assert "| alpha_max = 15 | 3 | 0.2600 ± 0.1000 [0.1600, 0.3600] | 0.0878 ± 0.0375 |" in table3
+    assert "| alpha_max = 15 | 3 | 0.2600 ± 0.1000 [0.0116, 0.5084] | 0.0878 ± 0.0375 |" in table3
     assert "scenario OOD" in table3
 
     tex = (tmp_path / "tables" / "table4.tex").read_text()
@@ -444,7 +498,7 @@ def test_write_tables_writes_csv_markdown_and_latex(tmp_path):
 def test_comparison_methods_are_rows_without_paper_numbers(tmp_path):
     methods = [*METHODS, "cascaded", "feature", "encoder"]
     metrics = write_csv(make_metrics(methods), tmp_path / "all.csv")
-    report.write_tables(metrics, PAPER, methods, "ood", SETTING, BOOT, tmp_path / "tables")
+    report.write_tables(metrics, PAPER, methods, "ood", SETTING, tmp_path / "tables")
     for name in ("table1", "table2"):
         markdown = (tmp_path / "tables" / f"{name}.md").read_text().splitlines()
         assert "no paper numbers" in markdown[0]
@@ -465,15 +519,13 @@ def test_comparison_methods_are_rows_without_paper_numbers(tmp_path):
 
 def test_sum_reduction_is_stated(tmp_path):
     metrics = write_csv(make_metrics(), tmp_path / "all.csv")
-    report.write_tables(
-        metrics, PAPER, METHODS, "ood", replace(SETTING, reduction="sum"), BOOT, tmp_path
-    )
+    report.write_tables(metrics, PAPER, METHODS, "ood", replace(SETTING, reduction="sum"), tmp_path)
     assert "summed over their draws (reference code)" in (tmp_path / "table2.md").read_text()
 
 
 def test_tables_without_runs_are_skipped(tmp_path):
     metrics = write_csv(make_metrics(ablations=[]), tmp_path / "all.csv")
-    log = report.write_tables(metrics, PAPER, METHODS, "ood", SETTING, BOOT, tmp_path)
+    log = report.write_tables(metrics, PAPER, METHODS, "ood", SETTING, tmp_path)
     assert log[0].startswith("wrote")
     assert log[2:6] == [
         "skipped table3: no runs for it in scenario ood",
@@ -487,7 +539,7 @@ def test_tables_without_runs_are_skipped(tmp_path):
 def test_missing_table1_method_is_an_error_naming_it(tmp_path):
     metrics = write_csv(make_metrics(), tmp_path / "all.csv")
     with pytest.raises(ArtefactError, match=r"lacks method\(s\): cascaded \(random\)"):
-        report.write_tables(metrics, PAPER, METHODS + ["cascaded"], "ood", SETTING, BOOT, tmp_path)
+        report.write_tables(metrics, PAPER, METHODS + ["cascaded"], "ood", SETTING, tmp_path)
 
 
 # --- figures ------------------------------------------------------------------------------
@@ -743,7 +795,7 @@ def test_attacks_get_their_own_table_beside_the_unattacked_id(tmp_path):
     frame.loc[attacked, "id_others_reinv_optim"] = 0.4
     frame.loc[attacked, "src_relearn_10"] = 0.2
     metrics = write_csv(frame, tmp_path / "all.csv")
-    report.write_tables(metrics, PAPER, METHODS, "ood", SETTING, BOOT, tmp_path)
+    report.write_tables(metrics, PAPER, METHODS, "ood", SETTING, tmp_path)
     # Tables 1-2 keep the paper's shape: no attack columns
     for name in ("table1", "table2"):
         lines = (tmp_path / f"{name}.md").read_text().splitlines()
@@ -768,7 +820,7 @@ def test_attacks_get_their_own_table_beside_the_unattacked_id(tmp_path):
     ]  # only the attacked method, once per scenario
     # guide (j = 3) in ood: ids 0.13, 0.23, 0.33; the attacks are constant, so CI = [c, c]
     assert rows[2][3:6] == [
-        "0.23 ± 0.10 [0.13, 0.33]",
+        "0.23 ± 0.10 [-0.02, 0.48]",
         "0.50 ± 0.00 [0.50, 0.50]",
         "0.60 ± 0.00 [0.60, 0.60]",
     ]

@@ -143,7 +143,7 @@ def test_tiny_workflow_end_to_end(tiny_run):
     assert "relearn" not in (results / "tables" / "table1.md").read_text()
     claims = (results / "tables" / "claims.csv").read_text().splitlines()
     assert claims[0].startswith("claim,statement,scenario,method,versus,metric,n,mean_diff")
-    assert len(claims) > 1 and all(",not resolved," in row for row in claims[1:])  # n = 1
+    assert len(claims) > 1 and all(",too few identities," in row for row in claims[1:])  # n = 1
     # what users look at: renders, retained faces and attack pictures per identity
     for scenario, identity in (("random", "random00"), ("ind", "ind00"), ("ood", "ood00")):
         for name in ("gallery", "attacks"):

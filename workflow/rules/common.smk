@@ -409,8 +409,9 @@ def multi_caption():
     return (
         f"Forgetting N held-out identities ({config['generator']}, {config['unlearn']['steps']}"
         f" steps per unlearning; simultaneous steps cover {covered}; sequential rows after"
-        f" arrival N). ID of the forgotten identities (lower is better): mean ± 95 % CI"
-        f" half-width and worst; retain ID over {retain} identities never forgotten"
+        f" arrival N). ID of the forgotten identities (lower is better): mean ± half-width"
+        " of the 95 % Student's t interval (N - 1 degrees of freedom) and worst; retain ID"
+        f" over {retain} identities never forgotten"
         " (G_s vs G_u, higher is better); FID_pre, dFID_real over"
         f" {config['evaluation']['fid_samples']} samples; ID after relearning on every"
         " forgotten source photo."

@@ -49,13 +49,10 @@ rule tables:
         methods=",".join(TABLE_METHODS),
         scenario=config.get("ablation_scenario", "ood"),
         setting=caption_setting(),
-        resamples=config.get("report", {}).get("bootstrap_resamples", 2000),
-        seed=seed_for("tables"),
     shell:
         "run_step {log:q} tables --metrics {input.metrics:q} --paper {input.paper:q}"
         " --methods {params.methods} --ablation-scenario {params.scenario}"
-        " --setting {params.setting:q} --bootstrap-resamples {params.resamples}"
-        " --bootstrap-seed {params.seed} --outdir results/tables"
+        " --setting {params.setting:q} --outdir results/tables"
 
 
 rule figures:

@@ -1,15 +1,13 @@
 """The paper's tables and figures from the per-run metrics and image strips.
 
-Split by job: `aggregate` (records -> all.csv, summaries with bootstrap CIs, paired
+Split by job: `aggregate` (records -> all.csv, summaries with t intervals, paired
 differences), `tables` (Tables 1-4, attacks, claims), `claims` (the paper's orderings),
 `captions` (setting, n, CI, notes) and `figures` (Figures 6-9, trade-off, image helpers).
 The names other code imports are re-exported here.
 """
 
 from idunlearn.report.aggregate import (
-    Bootstrap,
     aggregate,
-    bootstrap_ci,
     check_methods,
     paired_difference,
     read_metrics,
@@ -18,7 +16,14 @@ from idunlearn.report.aggregate import (
     summarise,
 )
 from idunlearn.report.captions import REDUCTIONS, Setting
-from idunlearn.report.claims import CLAIM_COLUMNS, build_claims, identities_needed, verdict
+from idunlearn.report.claims import (
+    CLAIM_COLUMNS,
+    MIN_IDENTITIES,
+    build_claims,
+    identities_needed,
+    judge,
+    verdict,
+)
 from idunlearn.report.figures import (
     STRIP_TILES,
     TILE_INCH,
@@ -60,6 +65,7 @@ from idunlearn.report.tables import (
 __all__ = [
     "CLAIM_COLUMNS",
     "METRICS",
+    "MIN_IDENTITIES",
     "NO_FACE_COLUMNS",
     "PAPER_LABELS",
     "REDUCTIONS",
@@ -68,18 +74,17 @@ __all__ = [
     "TABLES",
     "TILE_INCH",
     "VALUE_COLUMNS",
-    "Bootstrap",
     "Setting",
     "ablation_methods",
     "aggregate",
     "attack_columns",
-    "bootstrap_ci",
     "build_claims",
     "identities_needed",
     "build_table",
     "check_methods",
     "format_table",
     "image_grid",
+    "judge",
     "mean_std",
     "method_label",
     "metric_label",

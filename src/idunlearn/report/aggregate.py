@@ -1,14 +1,12 @@
-"""From the evaluation records to numbers: all.csv, per-cell summaries with bootstrap CIs,
-and paired per-identity differences between two methods."""
+"""From the evaluation records to numbers: all.csv, per-cell summaries with t intervals, and
+paired per-identity differences between two methods."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import yaml
 
@@ -23,40 +21,9 @@ from idunlearn.report.labels import (
     attack_columns,
     ordered_scenarios,
 )
+from idunlearn.stats import t_interval
 
 PAPER_COLUMNS = ["table", "scenario", "method", "metric", "paper_mean", "paper_std"]
-
-
-@dataclass(frozen=True)
-class Bootstrap:
-    """Percentile bootstrap of a mean over identities: `resamples` draws, seeded by `seed`."""
-
-    resamples: int = 2000
-    seed: int = 0
-    level: float = 0.95
-
-    def __post_init__(self) -> None:
-        if self.resamples < 1:
-            raise UserError(f"bootstrap resamples must be at least 1, got {self.resamples}")
-        if not 0 < self.level < 1:
-            raise UserError(f"bootstrap level must lie in (0, 1), got {self.level}")
-
-
-def bootstrap_ci(values: Sequence[float], boot: Bootstrap) -> tuple[float, float]:
-    """The `boot.level` percentile interval of the mean of `values` (NaNs dropped).
-
-    Each call draws from a fresh generator seeded by `boot.seed`, so a cell's interval does
-    not depend on which other cells were computed before it. No values: (nan, nan).
-    """
-    x = np.asarray(values, dtype=float)
-    x = x[np.isfinite(x)]
-    if not len(x):
-        return math.nan, math.nan
-    rng = np.random.default_rng(boot.seed)
-    means = x[rng.integers(0, len(x), size=(boot.resamples, len(x)))].mean(axis=1)
-    tail = 50 * (1 - boot.level)
-    low, high = np.percentile(means, [tail, 100 - tail])
-    return float(low), float(high)
 
 
 # --- inputs -------------------------------------------------------------------------------
@@ -184,8 +151,8 @@ def aggregate(
 # --- summaries ----------------------------------------------------------------------------
 
 
-def summarise(metrics: pd.DataFrame, boot: Bootstrap = Bootstrap()) -> pd.DataFrame:
-    """Per scenario, method and metric: n, mean, sample std (ddof 1) and the bootstrap CI of
+def summarise(metrics: pd.DataFrame) -> pd.DataFrame:
+    """Per scenario, method and metric: n, mean, sample std (ddof 1) and the t interval of
     the mean over identities, long form (columns n, mean, std, ci_low, ci_high)."""
     value_vars = [*METRICS, *attack_columns(metrics.columns, ("id", "id_others"))]
     long = metrics.melt(id_vars=["scenario", "method"], value_vars=value_vars, var_name="metric")
@@ -194,7 +161,7 @@ def summarise(metrics: pd.DataFrame, boot: Bootstrap = Bootstrap()) -> pd.DataFr
     summary["n"] = summary["n"].astype(int)
     keys = ["scenario", "method", "metric"]
     cis = pd.DataFrame(
-        [(*key, *bootstrap_ci(values.to_numpy(), boot)) for key, values in grouped],
+        [(*key, *t_interval(values.to_numpy())) for key, values in grouped],
         columns=[*keys, "ci_low", "ci_high"],
     )
     return summary.merge(cis, on=keys, how="left")

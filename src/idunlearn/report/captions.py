@@ -10,8 +10,9 @@ from dataclasses import dataclass, field, fields
 import pandas as pd
 
 from idunlearn.io import UserError
-from idunlearn.report.aggregate import Bootstrap
+from idunlearn.report.claims import MIN_IDENTITIES
 from idunlearn.report.labels import NO_FACE_COLUMNS, scenario_label
+from idunlearn.stats import ALPHA, LEVEL
 
 REDUCTIONS = {
     "mean": "L_adj and L_global averaged over their draws (paper eqs. 7-8)",
@@ -130,10 +131,10 @@ def count_text(counts: Sequence[int]) -> str:
     return f"{values[0]}" if len(values) == 1 else f"{values[0]}-{values[-1]}"
 
 
-def uncertainty_text(counts: Sequence[int], boot: Bootstrap) -> str:
+def uncertainty_text(counts: Sequence[int]) -> str:
     return (
-        f"Ours: mean ± std [{boot.level:.0%} percentile-bootstrap CI of the mean, "
-        f"{boot.resamples} resamples] over n = {count_text(counts)} identities per cell"
+        f"Ours: mean ± std [{LEVEL:.0%} Student's t interval of the mean, n - 1 degrees of "
+        f"freedom; none for n = 1] over n = {count_text(counts)} identities per cell"
     )
 
 
@@ -172,7 +173,6 @@ def table_caption(
     title: str,
     paper_note: str,
     setting: Setting,
-    boot: Bootstrap,
     extra: str = "",
     reference: str = "GUIDE, CVPR 2024",
 ) -> str:
@@ -181,7 +181,7 @@ def table_caption(
     names = [scenario_label(s) for s in dict.fromkeys(table["scenario"])]
     scenarios = f"scenario{'s' if len(names) > 1 else ''} {', '.join(names)}"
     return (
-        f"{title}; {scenarios}. {uncertainty_text(table['n'], boot)}; (paper): "
+        f"{title}; {scenarios}. {uncertainty_text(table['n'])}; (paper): "
         f"{reference}{paper_note}. ID (identity similarity before vs after) lower is better, i.e. "
         f"more forgotten; FID_pre and dFID_real lower is better. {setting.describe()}"
         + method_notes(table["method"])
@@ -189,26 +189,35 @@ def table_caption(
     )
 
 
-def claims_caption(setting: Setting, boot: Bootstrap) -> str:
+def claims_caption(claims: pd.DataFrame, setting: Setting) -> str:
+    """The test, its family-wise correction and what each column means."""
+    family = int((claims["n"] >= MIN_IDENTITIES).sum())
     return (
         "Claims: each ordering the GUIDE paper states, per scenario, tested on our runs as "
         "the paired per-identity difference (method - versus on the same identities) of the "
-        f"metric: mean and {boot.level:.0%} percentile-bootstrap CI over identities "
-        f"({boot.resamples} resamples, seed {boot.seed}). Every claim is that the method "
-        "lowers the metric. holds: the CI lies below 0; reversed: above 0; not resolved: it "
-        "contains 0 or n < 2. n to resolve: for a claim not resolved, the identities at "
-        "which a CI of the same relative width would exclude 0 (n (half-width / |mean|)^2, "
-        "since the width shrinks as 1 / sqrt(n)): a rough guide, not a power analysis. "
-        "Paper: the same difference in the paper's table (blank where "
-        "it has none). Claims whose methods were not run are left out; the per-identity "
-        f"values are in results/metrics/all.csv. {setting.describe()}"
+        f"metric: mean and {LEVEL:.0%} Student's t interval over identities. Every claim is "
+        "that the method lowers the metric. p (Holm): the paired t test's two-sided p, "
+        f"adjusted by Holm's step-down method across the table's {family} tested rows, so "
+        "that for normal differences the chance of any false verdict in the table is at "
+        f"most {ALPHA:.0%}. holds: p (Holm) < {ALPHA:g} and the difference is below 0; "
+        "reversed: the same above 0; not resolved: otherwise; too few identities: "
+        f"n < {MIN_IDENTITIES} (no verdict, left out of Holm's family: at n = 2 the t test "
+        "has one degree of freedom and resolves only a mean many times the spread). The "
+        "interval is not adjusted, so it can exclude 0 for a row not resolved. n to hold: "
+        "for a difference below 0 not yet resolved, the identities at which one of this "
+        f"mean and std would reach the Bonferroni level {ALPHA:g} / {len(claims)} (Holm's "
+        "strictest threshold over all rows): a rough guide, not a power analysis; diff > 0: "
+        "the difference is above 0, where more identities would point to reversed, not "
+        "holds. Paper: the same difference in the paper's table (blank "
+        "where it has none). Claims whose methods were not run are left out; the "
+        f"per-identity values are in results/metrics/all.csv. {setting.describe()}"
     )
 
 
-def attacks_caption(table: pd.DataFrame, setting: Setting, boot: Bootstrap) -> str:
+def attacks_caption(table: pd.DataFrame, setting: Setting) -> str:
     names = ", ".join(scenario_label(s) for s in dict.fromkeys(table["scenario"]))
     return (
         f"Attacks on the unlearned identity, per scenario ({names}) and attacked method, "
-        f"the unattacked ID (ID_others) beside. {uncertainty_text(table['n'], boot)}. "
+        f"the unattacked ID (ID_others) beside. {uncertainty_text(table['n'])}. "
         f"{ATTACK_NOTE} {setting.describe()}"
     )

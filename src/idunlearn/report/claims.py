@@ -1,4 +1,5 @@
-"""The orderings the GUIDE paper states, tested on our runs with paired bootstrap CIs."""
+"""The orderings the GUIDE paper states, tested on our runs with paired t tests, Holm-corrected
+across the claims table."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from idunlearn.report.aggregate import Bootstrap, bootstrap_ci, paired_difference
+from idunlearn.report.aggregate import paired_difference
 from idunlearn.report.labels import ablation_methods
+from idunlearn.stats import ALPHA, PairedTest, holm, paired_t_test, t_quantile
 
 ALPHA_OPTIMUM = "alpha15"  # Table 3: alpha_max = 15 gives the lowest ID of the grid
 
@@ -66,6 +68,8 @@ CLAIM_COLUMNS = [
     "mean_diff",
     "ci_low",
     "ci_high",
+    "p",
+    "p_holm",
     "verdict",
     "paper_diff",
     "n_needed",
@@ -85,24 +89,47 @@ def alpha_claims(methods: Sequence[str]) -> list[Claim]:
     ]
 
 
-def verdict(n: int, low: float, high: float) -> str:
-    """holds: the CI excludes 0 on the claimed (lower) side; reversed: on the other side."""
-    if n < 2:
-        return "not resolved"  # one identity has no spread: its interval is a point
-    if high < 0:
-        return "holds"
-    if low > 0:
-        return "reversed"
-    return "not resolved"
+MIN_IDENTITIES = 3
+"""Fewest identities for a verdict. One has no spread. Two have a t test with one degree of
+freedom, exact if the differences are normal (two values cannot show it) but able to
+resolve almost nothing: a row holds alone only if |mean| > t_1 / sqrt(2) = 9 standard
+deviations of its differences, and at Holm's strictest threshold over a 45-row table
+only past 405 (three identities: 2.5 and 17). A verdict at n = 2 would come from two
+nearly equal differences, an accidentally small spread estimate, and "not resolved"
+would say nothing about the claim; below this n a row says "too few identities"."""
 
 
-def identities_needed(n: int, mean: float, low: float, high: float) -> float:
-    """Identities at which an unresolved difference of this mean and spread would resolve:
-    a CI's half-width shrinks as 1/sqrt(n), so n (half-width / |mean|)^2. NaN when the
-    verdict is already in or there is nothing to extrapolate from (n < 2, mean 0)."""
-    if n < 2 or mean == 0 or verdict(n, low, high) != "not resolved":
+def verdict(n: int, mean: float, p_holm: float) -> str:
+    """holds: Holm's adjusted p < ALPHA and the difference is on the claimed (lower) side;
+    reversed: the same on the other side; not resolved: otherwise."""
+    if n < MIN_IDENTITIES:
+        return "too few identities"
+    if not p_holm < ALPHA:
+        return "not resolved"
+    return "holds" if mean < 0 else "reversed"
+
+
+def identities_needed(test: PairedTest, verdict_text: str, family: int) -> float:
+    """Identities at which a difference of this mean and std, on the claimed side, would
+    reach Bonferroni's two-sided level ALPHA / family (the strictest of Holm's thresholds):
+    the least n' >= MIN_IDENTITIES with |mean| sqrt(n') / std >= t_{n'-1}. NaN when the
+    claim holds or was reversed, when the difference is on the wrong side (more identities
+    would only confirm that) or when there is no spread to extrapolate from."""
+    unresolved = verdict_text in ("not resolved", "too few identities")
+    if not unresolved or not test.mean < 0 or not test.std > 0:
         return np.nan
-    return float(math.ceil(n * ((high - low) / 2 / abs(mean)) ** 2))
+    level = 1 - ALPHA / max(family, 1)
+
+    def enough(n: int) -> bool:
+        return -test.mean * math.sqrt(n) / test.std >= t_quantile(n, level)
+
+    low, high = max(test.n, MIN_IDENTITIES), max(test.n, MIN_IDENTITIES)
+    while not enough(high):  # t_{n-1} falls and sqrt(n) grows: double, then bisect
+        low, high = high + 1, 2 * high
+    while low < high:
+        middle = (low + high) // 2
+        low, high = (low, middle) if enough(middle) else (middle + 1, high)
+    return float(high)
 
 
 def paper_difference(paper: pd.DataFrame, claim: Claim, scenario: str) -> float:
@@ -116,37 +143,52 @@ def paper_difference(paper: pd.DataFrame, claim: Claim, scenario: str) -> float:
     return float(means[claim.method] - means[claim.versus])
 
 
+def judge(tests: Sequence[PairedTest]) -> tuple[np.ndarray, list[str]]:
+    """Holm-adjusted p-values and verdicts of a family of tests: the tests below
+    MIN_IDENTITIES get no verdict and are left out of the family (NaN)."""
+    p = [test.p if test.n >= MIN_IDENTITIES else np.nan for test in tests]
+    adjusted = holm(p)
+    return adjusted, [
+        verdict(test.n, test.mean, p_holm) for test, p_holm in zip(tests, adjusted, strict=True)
+    ]
+
+
 def build_claims(
     metrics: pd.DataFrame,
     paper: pd.DataFrame,
     scenarios: Sequence[str],
     ablation_scenario: str,
-    boot: Bootstrap,
 ) -> pd.DataFrame:
-    """One row per claim and scenario that has paired runs; claims without them are left out."""
+    """One row per claim and scenario that has paired runs (claims without them are left
+    out): the paired t test of its differences; Holm across the rows with a verdict."""
     ablation_runs = metrics.loc[metrics["scenario"] == ablation_scenario, "method"]
-    rows = []
+    tested = []
     for claim in (*CLAIMS, *alpha_claims(list(ablation_runs))):
         for scenario in [ablation_scenario] if claim.ablation else scenarios:
             diff = paired_difference(metrics, scenario, claim.method, claim.versus, claim.metric)
-            if diff.empty:
-                continue
-            low, high = bootstrap_ci(diff.to_numpy(), boot)
-            rows.append(
-                [
-                    claim.name,
-                    claim.statement,
-                    scenario,
-                    claim.method,
-                    claim.versus,
-                    claim.metric,
-                    len(diff),
-                    float(diff.mean()),
-                    low,
-                    high,
-                    verdict(len(diff), low, high),
-                    paper_difference(paper, claim, scenario),
-                    identities_needed(len(diff), float(diff.mean()), low, high),
-                ]
-            )
+            if not diff.empty:
+                tested.append((claim, scenario, paired_t_test(diff.to_numpy())))
+    rows = []
+    for (claim, scenario, test), p_holm, verdict_text in zip(
+        tested, *judge([test for _, _, test in tested]), strict=True
+    ):
+        rows.append(
+            [
+                claim.name,
+                claim.statement,
+                scenario,
+                claim.method,
+                claim.versus,
+                claim.metric,
+                test.n,
+                test.mean,
+                test.low,
+                test.high,
+                test.p,
+                p_holm,
+                verdict_text,
+                paper_difference(paper, claim, scenario),
+                identities_needed(test, verdict_text, len(tested)),
+            ]
+        )
     return pd.DataFrame(rows, columns=CLAIM_COLUMNS)

@@ -82,7 +82,7 @@ def last_relearn(columns: Sequence[str]) -> str | None:
 
 
 def format_multi(table: pd.DataFrame) -> pd.DataFrame:
-    """The Markdown / LaTeX view: ID as mean ± 95 % CI half-width, worst beside it."""
+    """The Markdown / LaTeX view: ID as mean ± the 95 % t interval's half-width, worst beside."""
     relearn = last_relearn([c for c in table.columns if c.startswith("relearn")])
     rows = []
     for _, row in table.iterrows():

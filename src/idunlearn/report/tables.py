@@ -1,7 +1,7 @@
 """Tables 1-4 of GUIDE (CVPR 2024), the attack table and the claims table.
 
 Tables are tidy DataFrames first (one row per scenario, method and metric with n, mean, std
-and the bootstrap CI), formatted last, so the CSV keeps numbers in separate columns and the
+and the t interval), formatted last, so the CSV keeps numbers in separate columns and the
 Markdown/LaTeX keep the paper's look ("mean ± std [low, high]", an n column per scenario).
 """
 
@@ -18,7 +18,6 @@ from idunlearn.identities import SAMPLE
 from idunlearn.io import atomic_path
 from idunlearn.report.aggregate import (
     PAPER_COLUMNS,
-    Bootstrap,
     check_methods,
     paper_runs,
     read_metrics,
@@ -51,8 +50,9 @@ CLAIM_HEADS = [
     "Comparison",
     "n",
     "Difference [95% CI]",
+    "p (Holm)",
     "Verdict",
-    "n to resolve",
+    "n to hold",
     "Paper",
 ]
 SECOND_REFERENCE = "readme"  # paper_numbers.yaml key of the reference code's README numbers
@@ -170,10 +170,10 @@ def mean_std(mean: float, std: float, digits: int) -> str:
     return f"{mean:.{digits}f} ± {std:.{digits}f}"
 
 
-def with_ci(text: str, low: float, high: float, digits: int, n: int) -> str:
-    """`text` followed by its interval, "[low, high]"; just `text` without one or with one
-    identity (its interval is a point, as its std is undefined)."""
-    if not text or pd.isna(low) or n < 2:
+def with_ci(text: str, low: float, high: float, digits: int) -> str:
+    """`text` followed by its interval, "[low, high]"; just `text` without one (one
+    identity has no spread, so no interval)."""
+    if not text or pd.isna(low):
         return text
     return f"{text} [{low:.{digits}f}, {high:.{digits}f}]"
 
@@ -181,7 +181,7 @@ def with_ci(text: str, low: float, high: float, digits: int, n: int) -> str:
 def our_cell(row: pd.Series, row_n: int, digits: int) -> str:
     """mean ± std [low, high]; "(n=k)" after it where k differs from the row's n column."""
     text = mean_std(row["mean"], row["std"], digits)
-    text = with_ci(text, row["ci_low"], row["ci_high"], digits, row["n"])
+    text = with_ci(text, row["ci_low"], row["ci_high"], digits)
     return f"{text} (n={row['n']})" if text and row["n"] != row_n else text
 
 
@@ -311,7 +311,6 @@ def write_attack_table(
     summary: pd.DataFrame,
     methods: Sequence[str],
     setting: Setting,
-    boot: Bootstrap,
     outdir: Path,
 ) -> str:
     """attacks.{csv,md,tex}: method x attack per scenario; skipped without attack columns."""
@@ -326,7 +325,7 @@ def write_attack_table(
     if not blocks:
         return "skipped attacks: no method of the table was attacked"
     table = pd.concat(blocks, ignore_index=True).drop(columns=["paper_mean", "paper_std"])
-    caption = attacks_caption(table, setting, boot)
+    caption = attacks_caption(table, setting)
     paths = write_formats(table, format_attacks(table, spec.digits), caption, "attacks", outdir)
     return f"wrote {', '.join(str(p) for p in paths)}"
 
@@ -342,11 +341,28 @@ def claim_digits(metric: str) -> int:
 def difference_cell(row: pd.Series) -> str:
     digits = claim_digits(row["metric"])
     text = f"{row['mean_diff']:+.{digits}f}"
-    return with_ci(text, row["ci_low"], row["ci_high"], digits, row["n"])
+    return with_ci(text, row["ci_low"], row["ci_high"], digits)
+
+
+def p_cell(p: float) -> str:
+    """A p-value to two significant digits, "<0.001" below; blank without a test."""
+    if pd.isna(p):
+        return ""
+    return "<0.001" if p < 0.001 else f"{p:.2g}"
+
+
+def to_hold_cell(row: pd.Series) -> str:
+    """Identities to hold: "~k" for an unresolved difference on the claimed side; "diff > 0"
+    on the other side, where no number of identities would make the claim hold."""
+    if not pd.isna(row["n_needed"]):
+        return f"~{int(row['n_needed'])}"
+    unresolved = row["verdict"] in ("not resolved", "too few identities")
+    return "diff > 0" if unresolved and row["mean_diff"] > 0 else ""
 
 
 def format_claims(claims: pd.DataFrame) -> pd.DataFrame:
-    """A row per claim and scenario: the comparison, n, difference [CI], verdict, paper's."""
+    """A row per claim and scenario: the comparison, n, difference [CI], Holm's p, verdict,
+    identities to hold, paper's."""
     rows = [
         {
             "Claim": row["statement"],
@@ -357,8 +373,9 @@ def format_claims(claims: pd.DataFrame) -> pd.DataFrame:
             ),
             "n": str(row["n"]),
             "Difference [95% CI]": difference_cell(row),
+            "p (Holm)": p_cell(row["p_holm"]),
             "Verdict": row["verdict"],
-            "n to resolve": "" if pd.isna(row["n_needed"]) else f"~{int(row['n_needed'])}",
+            "n to hold": to_hold_cell(row),
             "Paper": (
                 ""
                 if pd.isna(row["paper_diff"])
@@ -392,14 +409,14 @@ def table_rows(
 
 
 def paper_table_caption(
-    table: pd.DataFrame, spec: TableSpec, metrics: pd.DataFrame, setting: Setting, boot: Bootstrap
+    table: pd.DataFrame, spec: TableSpec, metrics: pd.DataFrame, setting: Setting
 ) -> str:
     paper_note = "" if spec.match_scenario else ", run on CelebAHQ (OOD)"
     if spec.second_reference:
         paper_note += f"; {READ_ME_NOTE}"
     methods = list(dict.fromkeys(table["method"]))
     no_face = no_face_note(metrics, list(dict.fromkeys(table["scenario"])), methods)
-    return table_caption(table, spec.title, paper_note, setting, boot, no_face, spec.reference)
+    return table_caption(table, spec.title, paper_note, setting, no_face, spec.reference)
 
 
 def write_tables(
@@ -408,7 +425,6 @@ def write_tables(
     methods: Sequence[str],
     ablation_scenario: str,
     setting: Setting,
-    boot: Bootstrap,
     outdir: str | Path,
 ) -> list[str]:
     """Tables 1-4, attacks and claims into `outdir`; one log line per table written or skipped.
@@ -425,7 +441,7 @@ def write_tables(
     metrics = paper_runs(every_run)
     require_methods(metrics, methods, metrics_path)
     paper = read_paper_numbers(paper_path)
-    summary = summarise(every_run, boot)
+    summary = summarise(every_run)
     rows = table_rows(every_run, methods, ablation_scenario)
     log = []
     for spec in TABLES:
@@ -434,14 +450,12 @@ def write_tables(
             log.append(f"skipped {spec.name}: no runs for it in scenario {scenarios[0]}")
             continue
         table = build_table(summary, paper, spec, scenarios, names)
-        caption = paper_table_caption(table, spec, every_run, setting, boot)
+        caption = paper_table_caption(table, spec, every_run, setting)
         paths = write_formats(table, format_table(table, spec), caption, spec.name, outdir)
         log.append(f"wrote {', '.join(str(p) for p in paths)}")
-    log.append(write_attack_table(metrics, summary, methods, setting, boot, outdir))
-    claims = build_claims(
-        metrics, paper, ordered_scenarios(metrics["scenario"]), ablation_scenario, boot
-    )
-    caption = claims_caption(setting, boot)
+    log.append(write_attack_table(metrics, summary, methods, setting, outdir))
+    claims = build_claims(metrics, paper, ordered_scenarios(metrics["scenario"]), ablation_scenario)
+    caption = claims_caption(claims, setting)
     paths = write_formats(claims, format_claims(claims), caption, "claims", outdir, ("csv", "md"))
     log.append(f"wrote {', '.join(str(p) for p in paths)}")
     return log

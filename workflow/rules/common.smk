@@ -492,6 +492,9 @@ def network_spec_flags(wildcards):
         # how EG3D renders: kept in its spec, so that every step renders alike
         e = config["eg3d"]
         text += f" --look-at {e['look_at']} --focal {e['focal']} --noise-mode {e['noise_mode']}"
+    if wildcards.network == "identity_eval" and family == "curricularface":
+        # the MTCNN and fit of its crops: kept in its spec, so that every evaluation aligns alike
+        text += f" --detector {config['real']['eval_detector']}"
     return text
 
 

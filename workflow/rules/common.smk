@@ -214,6 +214,12 @@ def caption_setting():
             "image_size": config["real"]["resolution"],
             "generator_file": config["assets"]["eg3d"]["file"],
             "eval_identity": config["real"]["eval_identity"],
+            # the facenet ID network crops a fixed box: no detector to name
+            "eval_detector": (
+                config["real"]["eval_detector"]
+                if config["real"]["eval_identity"] == "curricularface"
+                else ""
+            ),
             "second_identity": "facenet",
             "eg3d": config.get("eg3d", {}),
         }

@@ -7,7 +7,7 @@ embeddings [B, D].
   evaluator.
 
 The evaluation embedders never drop an image: where MTCNN finds no face (an unlearned
-generator may well render none; the reference evaluation would crash or skip it) the image
+generator may well render none; the reference evaluation crashes on it) the image
 is cropped at the fixed FFHQ face box and counted in `no_face`, so a report can say how many
 scores rest on such crops.
 """

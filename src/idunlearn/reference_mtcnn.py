@@ -10,7 +10,8 @@ The paper's ID numbers come out of that code, and its arithmetic is not facenet-
 - the pyramid resizes with PIL's bilinear filter to ceil(w * s) and stops at
   min_length <= 12 (mtcnn.py, first_stage.py);
 - boxes: rounded P-Net windows, +1 widths, '>' overlaps, zero-padded cut-outs resized by
-  PIL, rounded squares (box_utils.py); landmarks are not shifted by -1;
+  PIL, rounded squares (box_utils.py), clipped to the image once cut out (`clip_boxes`);
+  landmarks are not shifted by -1;
 - the crop fits template -> landmarks by least squares and inverts it
   (matlab_cp2tform.py lines 68-116), where facenet-based code fits landmarks -> template.
 
@@ -113,6 +114,18 @@ def cutouts(image: np.ndarray, boxes: np.ndarray, size: int) -> torch.Tensor:
     return _preprocess(out)
 
 
+def clip_boxes(boxes: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Boxes clipped to the image. The reference does it as a side effect of cutting them
+    out: box_utils.py correct_bboxes (lines 184-213) writes the clipped corners through
+    views of its argument, so that R- and O-Net's offsets, and the landmarks, apply to the
+    clipped box, not the square one that was cut out."""
+    out = boxes.copy()
+    out[:, 0:2] = np.maximum(out[:, 0:2], 0.0)
+    out[:, 2] = np.minimum(out[:, 2], width - 1.0)
+    out[:, 3] = np.minimum(out[:, 3], height - 1.0)
+    return out
+
+
 class ReferenceMTCNN:
     """GUIDE's ID-metric MTCNN (its thresholds, NMS and arithmetic) on facenet-pytorch's
     networks, one image at a time as the reference runs it."""
@@ -166,6 +179,7 @@ class ReferenceMTCNN:
         boxes = rounded_squares(calibrate(boxes[:, :5], boxes[:, 5:]))
 
         offsets, probs = self._run(self.rnet, cutouts(image, boxes, 24))
+        boxes = clip_boxes(boxes, *image.shape[:2])
         keep = probs[:, 1] > THRESHOLDS[1]
         boxes, offsets = boxes[keep], offsets[keep]
         boxes[:, 4] = probs[keep, 1]
@@ -175,6 +189,7 @@ class ReferenceMTCNN:
             return none
 
         offsets, points, probs = self._run(self.onet, cutouts(image, boxes, 48))
+        boxes = clip_boxes(boxes, *image.shape[:2])
         keep = probs[:, 1] > THRESHOLDS[2]
         boxes, offsets, points = boxes[keep], offsets[keep], points[keep]
         boxes[:, 4] = probs[keep, 1]

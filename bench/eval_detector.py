@@ -1,6 +1,7 @@
 """The two evaluation alignments (config real.eval_detector) side by side, on the images the
-tests use: skimage's astronaut (the 512-px photo and its face cropped to fill 512 x 512, as a
-512-px EG3D render frames it) and seeded noise. Prints one JSON object:
+tests use: skimage's astronaut (the 512-px photo, and its face cropped to fill 512 x 512 as a
+512-px EG3D render frames it, once as close as the tests' face) and seeded noise. Prints one
+JSON object:
 
 - landmark distances (px) between the facenet path and the reference path (GUIDE's MTCNN);
 - the crop's zoom: the reference fit's scale over the landmarks -> template fit's, on the
@@ -33,8 +34,11 @@ def test_images(noise: int) -> dict[str, np.ndarray]:
     from skimage.data import astronaut
 
     photo = Image.fromarray(astronaut())
-    face = photo.crop((125, 20, 325, 220)).resize((512, 512), Image.Resampling.LANCZOS)
-    images = {"astronaut": np.asarray(photo), "astronaut_face_512": np.asarray(face)}
+    images = {"astronaut": np.asarray(photo)}
+    for name, side in (("astronaut_face_512", 200), ("astronaut_face_512_close", 150)):
+        left, top = (125, 20) if side == 200 else (150, 30)
+        face = photo.crop((left, top, left + side, top + side))
+        images[name] = np.asarray(face.resize((512, 512), Image.Resampling.LANCZOS))
     rng = np.random.default_rng(0)
     for k in range(noise):
         images[f"noise_{k}"] = rng.integers(0, 256, (512, 512, 3), dtype=np.uint8)

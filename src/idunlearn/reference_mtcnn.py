@@ -6,7 +6,7 @@ facenet's flatten order).
 The paper's ID numbers come out of that code, and its arithmetic is not facenet-pytorch's:
 - P-Net's face probability is a softmax over the image width, not over the two classes
   (GUIDE's mtcnn/mtcnn_pytorch/src/get_nets.py line 73: `F.softmax(a, dim=-1)` on
-  [1, 2, H, W]), so that fine pyramid levels rarely pass its threshold;
+  [1, 2, H, W]): a window passes only where its logit stands out in its row of the map;
 - the pyramid resizes with PIL's bilinear filter to ceil(w * s) and stops at
   min_length <= 12 (mtcnn.py, first_stage.py);
 - boxes: rounded P-Net windows, +1 widths, '>' overlaps, zero-padded cut-outs resized by
@@ -194,7 +194,7 @@ class ReferenceMTCNN:
         boxes, offsets, points = boxes[keep], offsets[keep], points[keep]
         boxes[:, 4] = probs[keep, 1]
         size = boxes[:, 2:4] - boxes[:, 0:2] + 1.0  # [N, 2]: +1 width and height
-        points = points.reshape(-1, 2, 5).transpose(0, 2, 1)  # [N, 5, 2], of the square box
+        points = points.reshape(-1, 2, 5).transpose(0, 2, 1)  # [N, 5, 2], in the clipped box
         landmarks = boxes[:, None, 0:2] + size[:, None] * points
         boxes = calibrate(boxes, offsets)
         keep = nms(boxes, NMS_OVERLAPS[2], mode="min")

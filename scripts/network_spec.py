@@ -4,6 +4,7 @@ import click
 
 from idunlearn.backend import NETWORK_FAMILIES, write_spec
 from idunlearn.cli import step
+from idunlearn.faces import EVAL_DETECTORS
 
 
 def focal_value(_ctx: click.Context, _param: click.Parameter, value: str | None):
@@ -31,14 +32,22 @@ def focal_value(_ctx: click.Context, _param: click.Parameter, value: str | None)
 @click.option("--look-at", type=click.Choice(["reference", "eg3d"]), help="generator: camera pivot")
 @click.option("--focal", callback=focal_value, help="generator: 'computed' or a number")
 @click.option("--noise-mode", type=click.Choice(["random", "const"]), help="generator: noise")
+@click.option(
+    "--detector",
+    type=click.Choice(EVAL_DETECTORS),
+    help="evaluation identity network: the face detector and fit of its crops",
+)
 @click.option("--out", type=click.Path(dir_okay=False), required=True, help="network spec JSON")
 @step
-def main(role, family, weights, sha256, code_root, w_avg, look_at, focal, noise_mode, out):
+def main(
+    role, family, weights, sha256, code_root, w_avg, look_at, focal, noise_mode, detector, out
+):
     """Every step loads the network through this file, so it is the one place that
-    says which weights, code and w_avg belong together, and how a generator renders."""
+    says which weights, code and w_avg belong together, how a generator renders and which
+    detector aligns the evaluation network's faces."""
     given = {"look_at": look_at, "focal": focal, "noise_mode": noise_mode}
     render = {key: value for key, value in given.items() if value is not None}
-    write_spec(out, role, family, weights, sha256, code_root, w_avg, render)
+    write_spec(out, role, family, weights, sha256, code_root, w_avg, render, detector)
 
 
 if __name__ == "__main__":

@@ -74,6 +74,16 @@ def test_the_generator_spec_gets_the_eg3d_keys(tmp_path, configs, flags):
     assert f"--role generator --family eg3d --code-root resources/code/eg3d {flags}" in out
 
 
+def test_the_evaluation_identity_spec_gets_guides_detector(tmp_path):
+    """ID is GUIDE's evaluate_id.py arithmetic by default (idunlearn.reference_mtcnn)."""
+    assert paper()["real"]["eval_detector"] == "reference"
+    spec = "results/networks/identity_eval.json"
+    result = snakemake(spec, "-n", "-p", "--configfile", str(PAPER), cwd=tmp_path)
+    out = result.stdout + result.stderr
+    assert result.returncode == 0, out
+    assert "--role identity --family curricularface --detector reference" in out
+
+
 @pytest.mark.parametrize(
     ("change", "named"),
     [
@@ -86,6 +96,7 @@ def test_the_generator_spec_gets_the_eg3d_keys(tmp_path, configs, flags):
         (lambda c: c["assets"]["eg3d"].pop("url"), "url"),
         (lambda c: c["code"]["eg3d"].update(commit="main"), "main"),
         (lambda c: c["real"].update(inversion="e4e"), "e4e"),
+        (lambda c: c["real"].update(eval_detector="mtcnn"), "mtcnn"),
     ],
 )
 def test_a_bad_real_config_is_rejected_naming_the_key(change, named):

@@ -7,7 +7,13 @@ import pytest
 import torch
 from torch import nn
 
-from idunlearn.faces import ARCFACE_TEMPLATE_112, detect_faces, make_detector, to_uint8
+from idunlearn.faces import (
+    ARCFACE_TEMPLATE_112,
+    detect_faces,
+    make_detector,
+    make_eval_alignment,
+    to_uint8,
+)
 from idunlearn.io import ArtefactError
 from idunlearn.nets.irse import Backbone, load_backbone
 from idunlearn.recognition import (
@@ -139,7 +145,7 @@ def astronaut() -> torch.Tensor:
 def test_curricularface_embedder_aligns_to_the_template_and_counts_misses(detector, astronaut):
     grey = torch.zeros_like(astronaut)
     recorder = Recorder()
-    embedder = curricularface_embedder(recorder, detector)
+    embedder = curricularface_embedder(recorder, make_eval_alignment("reference"))
     embedding = embedder(torch.cat([astronaut, grey]))
     assert embedding.shape == (2, 3) and not embedding.requires_grad
     assert torch.allclose(embedding.norm(dim=1), torch.ones(2))

@@ -426,6 +426,8 @@ def test_captions_name_the_real_setting_and_its_camera():
     assert "1000 unlearning steps, FID over 5000 samples" in text
     assert "summed over their draws (reference code)" in text
     assert "camera pivot of the reference code" in text  # no eg3d block: the code's default
+    text = replace(eg3d, eval_detector="reference").describe()
+    assert "curricularface on GUIDE's MTCNN crops for ID, facenet as a second ID" in text
     text = replace(eg3d, eg3d={"look_at": "eg3d", "noise_mode": "const"}).describe()
     assert "EG3D's own camera pivot" in text and "noise_mode const" in text
     with pytest.raises(UserError, match="setting generator must be synthetic or eg3d"):

@@ -78,9 +78,12 @@ def write_spec(
     code_root: str | None = None,
     w_avg: str | None = None,
     render: dict[str, object] | None = None,
+    detector: str | None = None,
 ) -> None:
     """Record which files make up a real network, after checking the weights' hash; a
-    generator's spec also holds how it renders (config `eg3d`: look_at, focal, noise_mode)."""
+    generator's spec also holds how it renders (config `eg3d`: look_at, focal, noise_mode),
+    the evaluation identity network's which face detector aligns its crops
+    (config `real.eval_detector`)."""
     if family not in NETWORK_FAMILIES[role]:
         raise UserError(f"family {family!r} is not a {role} ({', '.join(NETWORK_FAMILIES[role])})")
     if weights:
@@ -89,6 +92,8 @@ def write_spec(
     spec |= {"code_root": code_root, "w_avg": w_avg}
     if render:
         spec["render"] = render
+    if detector:
+        spec["detector"] = detector
     write_json(out, spec)
 
 
@@ -124,10 +129,12 @@ def load_embedder(path: str, device: Device = "cpu") -> Images:
     if spec["family"] == "arcface":  # IR-SE50, the loss network
         backbone = load_backbone(spec["weights"], 50, "ir_se")
         return recognition.arcface_loss_embedder(backbone).to(device)
-    from idunlearn.faces import make_eval_detector  # CurricularFace sees MTCNN-aligned crops
+    from idunlearn.faces import make_eval_alignment  # CurricularFace sees MTCNN-aligned crops
 
     backbone = load_backbone(spec["weights"], 100, "ir").to(device)
-    return recognition.curricularface_embedder(backbone, make_eval_detector(device))
+    # a spec written before the key existed was evaluated with facenet-pytorch's MTCNN
+    alignment = make_eval_alignment(spec.get("detector", "facenet"), device)
+    return recognition.curricularface_embedder(backbone, alignment)
 
 
 def load_encoder_network(path: str, device: Device = "cpu") -> torch.nn.Module:

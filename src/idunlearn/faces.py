@@ -8,7 +8,10 @@ right mouth corner, left meaning image-left):
 - EG3D-style crops (EG3D's in-the-wild preprocessing: a 3D mean-face fit, no rotation),
   the framing of EG3D's re-cropped FFHQ that its generator and GOAE were trained on;
 - 112 x 112 ArcFace crops for the evaluation network (a similarity transform onto the
-  standard ArcFace template, as the pSp/GUIDE evaluation does with its own MTCNN).
+  standard ArcFace template). The evaluation's detector and fit are either GUIDE's own
+  (`idunlearn.reference_mtcnn`, the arithmetic behind the paper's ID numbers) or
+  facenet-pytorch's MTCNN with a least-squares fit of the landmarks onto the template
+  (`EVAL_DETECTORS`).
 
 Coordinates are pixel-index coordinates: pixel (i, j) has its centre at x = j, y = i.
 """
@@ -16,8 +19,9 @@ Coordinates are pixel-index coordinates: pixel (i, j) has its centre at x = j, y
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple, TypeAlias
 
 import numpy as np
 import torch
@@ -29,6 +33,10 @@ from idunlearn.io import ArtefactError, UserError, atomic_path
 
 if TYPE_CHECKING:  # facenet-pytorch is imported where a detector is made (faces env only)
     from facenet_pytorch import MTCNN
+
+    from idunlearn.reference_mtcnn import ReferenceMTCNN
+
+    Detector: TypeAlias = MTCNN | ReferenceMTCNN  # both answer facenet's `detect`
 
 # the 5-point template of a 112 x 112 ArcFace crop (96 x 112 template shifted 8 px right)
 ARCFACE_TEMPLATE_112 = np.array(
@@ -68,6 +76,11 @@ class FaceNotFoundError(ArtefactError):
 EVAL_THRESHOLDS = (0.15, 0.25, 0.35)
 EVAL_MIN_FACE = 20
 EVAL_FACTOR = 0.707
+# the evaluation's detector and fit (config real.eval_detector, recorded in the network spec):
+# reference = GUIDE's MTCNN arithmetic and cp2tform fit (what evaluate_id.py computes);
+# facenet = facenet-pytorch's MTCNN with the thresholds above and a landmarks -> template fit
+EVAL_DETECTORS = ("reference", "facenet")
+Fit = Callable[[np.ndarray, np.ndarray], np.ndarray]  # (landmarks, template) -> [2, 3]
 
 
 def make_detector(device: str | torch.device = "cpu") -> MTCNN:
@@ -80,8 +93,9 @@ def make_detector(device: str | torch.device = "cpu") -> MTCNN:
 
 
 def make_eval_detector(device: str | torch.device = "cpu") -> MTCNN:
-    """MTCNN with the settings of GUIDE's ID metric, so that the evaluation finds (and misses)
-    the faces the reference evaluation does; the most probable face is listed first."""
+    """facenet-pytorch's MTCNN with the thresholds, min face and pyramid factor of GUIDE's ID
+    metric (not its arithmetic: `idunlearn.reference_mtcnn` has that); the most probable
+    face is listed first."""
     from facenet_pytorch import MTCNN
 
     return MTCNN(
@@ -93,12 +107,30 @@ def make_eval_detector(device: str | torch.device = "cpu") -> MTCNN:
     ).eval()
 
 
+class EvalAlignment(NamedTuple):
+    """How the evaluation finds the five landmarks and fits the template to them."""
+
+    detector: Detector
+    fit: Fit
+
+
+def make_eval_alignment(name: str, device: str | torch.device = "cpu") -> EvalAlignment:
+    """The evaluation's detector and similarity fit by name (`EVAL_DETECTORS`)."""
+    if name == "reference":
+        from idunlearn.reference_mtcnn import ReferenceMTCNN, reference_similarity
+
+        return EvalAlignment(ReferenceMTCNN(device), reference_similarity)
+    if name == "facenet":
+        return EvalAlignment(make_eval_detector(device), similarity_transform)
+    raise ValueError(f"evaluation detector must be one of {EVAL_DETECTORS}, got {name!r}")
+
+
 class Face(NamedTuple):
     box: np.ndarray  # [4]: left, top, right, bottom
     landmarks: np.ndarray  # [5, 2]
 
 
-def detect_faces(detector: MTCNN, images: np.ndarray) -> list[Face | None]:
+def detect_faces(detector: Detector, images: np.ndarray) -> list[Face | None]:
     """The most probable face of each uint8 image [B, H, W, 3], or None where there is none."""
     boxes, _, points = detector.detect(images, landmarks=True)
     return [
@@ -162,8 +194,11 @@ def loss_crop_matrix(height: int, width: int, size: int) -> np.ndarray:
     return crop_matrix(left * sx, top * sy, (right - left) * sx, (bottom - top) * sy, size)
 
 
-def align_arcface(images: torch.Tensor, detector: MTCNN) -> tuple[torch.Tensor, torch.Tensor]:
-    """112 x 112 ArcFace crops [B, 3, 112, 112] of images in [-1, 1], and which had a face.
+def align_arcface(
+    images: torch.Tensor, detector: Detector, fit: Fit = similarity_transform
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """112 x 112 ArcFace crops [B, 3, 112, 112] of images in [-1, 1], and which had a face;
+    `fit` maps (landmarks, template) to the crop's [2, 3] transform.
 
     Detection sees the 8-bit image (the reference detects on saved PNGs); the warp samples
     the float image. An image without a detected face (an unlearned generator may render
@@ -172,8 +207,7 @@ def align_arcface(images: torch.Tensor, detector: MTCNN) -> tuple[torch.Tensor, 
     faces = detect_faces(detector, to_uint8(images))
     fallback = loss_crop_matrix(images.shape[2], images.shape[3], 112)
     matrices = [
-        fallback if face is None else similarity_transform(face.landmarks, ARCFACE_TEMPLATE_112)
-        for face in faces
+        fallback if face is None else fit(face.landmarks, ARCFACE_TEMPLATE_112) for face in faces
     ]
     return _warp_crops(images, matrices, 112), _found(faces)
 

@@ -7,7 +7,7 @@ embeddings [B, D].
   evaluator.
 
 The evaluation embedders never drop an image: where MTCNN finds no face (an unlearned
-generator may well render none; the reference evaluation would crash or skip it) the image
+generator may well render none; the reference evaluation crashes on it) the image
 is cropped at the fixed FFHQ face box and counted in `no_face`, so a report can say how many
 scores rest on such crops.
 """
@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from idunlearn.faces import FFHQ_FACE_BOX_256, align_arcface, align_box
+from idunlearn.faces import FFHQ_FACE_BOX_256, EvalAlignment, align_arcface, align_box
 
 if TYPE_CHECKING:  # facenet-pytorch is needed by the evaluators only, not by the ID loss
     from facenet_pytorch import MTCNN
@@ -76,10 +76,12 @@ class AlignedEmbedder:
         return F.normalize(self.network(crops), dim=1)
 
 
-def curricularface_embedder(backbone: nn.Module, detector: MTCNN) -> AlignedEmbedder:
+def curricularface_embedder(backbone: nn.Module, alignment: EvalAlignment) -> AlignedEmbedder:
     """GUIDE's evaluation: MTCNN landmarks, similarity transform onto the 112 x 112 ArcFace
-    template, Normalize(0.5, 0.5) (the crop is already in [-1, 1]), CurricularFace IR-101."""
-    return AlignedEmbedder(functools.partial(align_arcface, detector=detector), backbone)
+    template (both as `alignment` finds them), Normalize(0.5, 0.5) (the crop is already in
+    [-1, 1]), CurricularFace IR-101."""
+    align = functools.partial(align_arcface, detector=alignment.detector, fit=alignment.fit)
+    return AlignedEmbedder(align, backbone)
 
 
 class FixedStandardization(nn.Module):

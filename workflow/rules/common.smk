@@ -214,6 +214,12 @@ def caption_setting():
             "image_size": config["real"]["resolution"],
             "generator_file": config["assets"]["eg3d"]["file"],
             "eval_identity": config["real"]["eval_identity"],
+            # the facenet ID network crops a fixed box: no detector to name
+            "eval_detector": (
+                config["real"]["eval_detector"]
+                if config["real"]["eval_identity"] == "curricularface"
+                else ""
+            ),
             "second_identity": "facenet",
             "eg3d": config.get("eg3d", {}),
         }
@@ -493,6 +499,9 @@ def network_spec_flags(wildcards):
         # how EG3D renders: kept in its spec, so that every step renders alike
         e = config["eg3d"]
         text += f" --look-at {e['look_at']} --focal {e['focal']} --noise-mode {e['noise_mode']}"
+    if wildcards.network == "identity_eval" and family == "curricularface":
+        # the MTCNN and fit of its crops: kept in its spec, so that every evaluation aligns alike
+        text += f" --detector {config['real']['eval_detector']}"
     return text
 
 

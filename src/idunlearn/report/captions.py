@@ -55,6 +55,11 @@ LOOK_AT = {
     "eg3d": "EG3D's own camera pivot (avg_camera_pivot 0, 0, 0.2)",
 }
 DEFAULT_LOOK_AT = "reference"
+# how the ID network's crops were aligned (a caption must say: the ID numbers depend on it)
+DETECTORS = {
+    "reference": " on GUIDE's MTCNN crops",
+    "facenet": " on facenet-pytorch's MTCNN crops",
+}
 
 
 @dataclass(frozen=True)
@@ -68,6 +73,7 @@ class Setting:
     reduction: str
     generator_file: str = ""  # eg3d: the network pickle
     eval_identity: str = ""  # eg3d: the evaluation ID network
+    eval_detector: str = ""  # eg3d: the MTCNN aligning its crops (config real.eval_detector)
     second_identity: str = ""  # eg3d: the second evaluator, if any
     eg3d: dict = field(default_factory=dict)  # eg3d: the config's eg3d block (look_at, ...)
 
@@ -110,10 +116,11 @@ class Setting:
                 f"and evaluation identity networks), {common}."
             )
         second = f", {self.second_identity} as a second ID" if self.second_identity else ""
+        detector = DETECTORS.get(self.eval_detector, "")
         return (
             f"Setting: EG3D ({self.generator_file}, {self.image_size} x {self.image_size}); "
-            f"ArcFace in the loss, {self.eval_identity} for ID{second}; Inception features for "
-            f"FID; {common}; {self.camera()}."
+            f"ArcFace in the loss, {self.eval_identity}{detector} for ID{second}; "
+            f"Inception features for FID; {common}; {self.camera()}."
         )
 
     def camera(self) -> str:

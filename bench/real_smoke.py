@@ -241,7 +241,7 @@ def main(eg3d, goae, guide, workdir, sr, cores, run_workflow) -> None:
     after = preflight(run, configs)
     report, _ = snakemake(run, configs, "--report", "report.html")
     click.echo(f"pre-flight before {before}, after {after}; report exit {report}")
-    table = bench_module("workflow_timings").rule_table(run / "benchmarks")
+    table = bench_module("workflow_timings").rule_table(run)
     click.echo(table.to_string())
     if status or after or report:
         raise SystemExit(1)

@@ -1,29 +1,35 @@
-"""Benchmark: wall time of a whole workflow run and the per-rule job times.
+"""Benchmark: wall time of a whole workflow run, per-rule job figures, warm vs cold starts.
 
-    python bench/workflow_timings.py --configfile tests/config/config.yaml   # run, then report
-    python bench/workflow_timings.py --benchmarks benchmarks                  # report a past run
+    python bench/workflow_timings.py --configfile config/config.yaml            # run, report
+    python bench/workflow_timings.py --configfile config/config.yaml --warm-and-cold
+    python bench/workflow_timings.py --run-dir .                                  # a past run
 
 A run happens in a fresh temporary directory (nothing cached), with --cores.
-Per rule it prints the number of jobs, their summed and largest seconds, their
-summed CPU seconds (what a shared machine's load does not inflate), and their
-peak memory, from Snakemake's `benchmark:` files, and the fixed cost of a
-job: the seconds its step takes to start and exit (`STEP.py --help`: interpreter,
-imports, click), cold (a fresh `python`) and warm (forked from idunlearn.warm,
-as the workflow starts steps), with the share of the rule's time that start is.
-The steps that build LPIPS import torchvision later, so their cold start is a
-lower bound. Peak memory needs IDUNLEARN_WARM=0: Snakemake measures the job's
-own process tree, which a forked step is not in (nor its CPU seconds).
+Per rule it prints the number of jobs, their summed and largest seconds, their summed CPU
+seconds (what a shared machine's load does not inflate) and their peak memory, from the
+`<log>.usage.json` each step leaves beside its log (`idunlearn.job`: the step's own
+`wait4` figures, warm or cold; Snakemake's `benchmark:` files measure only the job's
+client when the step was forked from the warm server). With --start-costs it adds each
+rule's fixed cost per job: the seconds its step takes to start and exit (`STEP.py
+--help`: interpreter, imports, click), cold (a fresh `python`) and warm (forked from
+idunlearn.warm), and the share of the rule's time that start is.
 
-Machines of the same size differ in speed (two 2-core VMs here ran the same default
-run in 21 and 32 minutes), so it also prints the machine's speed: the milliseconds of
-one training step of the world's generator on one thread, the world's largest cost.
-Compare runs, and the README's figures, at that speed.
+--warm-and-cold runs the config twice from nothing, IDUNLEARN_WARM=0 then 1, on the same
+machine, and prints both walls, the steps' summed seconds and CPU seconds, and the
+machine's busy CPU seconds during each run (/proc/stat: Snakemake and the warm server's
+one-off imports included): what warm starts save, measured.
+
+Machines of the same size differ in speed (two 2-core VMs ran the same default run in 21
+and 32 minutes), so it also prints the machine's speed: the milliseconds of one training
+step of the world's generator on one thread, the world's largest cost. Compare runs, and
+the README's figures, at that speed.
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
+import json
 import os
 import statistics
 import subprocess
@@ -38,31 +44,53 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def rule_table(benchmarks: Path) -> pd.DataFrame:
-    rows = []
-    for path in sorted(benchmarks.rglob("*.tsv")):
-        rule = path.relative_to(benchmarks).parts[0].removesuffix(".tsv")
-        record = pd.read_csv(path, sep="\t").iloc[-1]
-        rows.append(
-            {
-                "rule": rule,
-                "s": float(record["s"]),
-                "cpu_s": record["cpu_time"],
-                "max_rss_mb": record["max_rss"],
-            }
-        )
-    if not rows:
-        raise click.ClickException(f"no benchmark files under {benchmarks}")
-    table = pd.DataFrame(rows).replace("-", float("nan"))
-    for column in ("cpu_s", "max_rss_mb"):
-        table[column] = pd.to_numeric(table[column])
-    return table.groupby("rule").agg(
-        jobs=("s", "size"),
-        total_s=("s", "sum"),
-        max_s=("s", "max"),
+def rule_table(run_dir: Path) -> pd.DataFrame:
+    """Per step: jobs, summed and largest seconds, CPU seconds, peak MB, how started."""
+    records = [json.loads(p.read_text()) for p in sorted(run_dir.glob("logs/**/*.usage.json"))]
+    if not records:
+        raise click.ClickException(f"no step usage files (logs/**/*.usage.json) under {run_dir}")
+    table = pd.DataFrame(records)
+    return table.groupby("step").agg(
+        jobs=("wall_s", "size"),
+        total_s=("wall_s", "sum"),
+        max_s=("wall_s", "max"),
         cpu_s=("cpu_s", "sum"),
         peak_mb=("max_rss_mb", "max"),
+        warm=("start", lambda s: int((s == "warm").sum())),
     )
+
+
+def busy_cpu_seconds() -> float:
+    """Seconds all CPUs of this machine spent busy since boot (/proc/stat)."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle, iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def run_config(configfile: str, cores: int, targets: tuple[str, ...], warm: bool) -> dict:
+    """Run the config in a fresh folder; its wall, busy machine CPU and the folder."""
+    workdir = Path(tempfile.mkdtemp(prefix=f"idunlearn-bench-{'warm' if warm else 'cold'}-"))
+    command = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "-s",
+        str(ROOT / "Snakefile"),
+        "--configfile",
+        str(Path(configfile).resolve()),
+        "--cores",
+        str(cores),
+        "-q",
+        *targets,
+    ]
+    env = {**os.environ, "IDUNLEARN_WARM": "1" if warm else "0"}
+    cpu, start = busy_cpu_seconds(), time.perf_counter()
+    subprocess.run(command, cwd=workdir, env=env, check=True)
+    return {
+        "wall_s": time.perf_counter() - start,
+        "machine_cpu_s": busy_cpu_seconds() - cpu,
+        "workdir": workdir,
+    }
 
 
 def start_seconds(step: str, warm: bool, repeats: int = 3) -> float:
@@ -114,16 +142,25 @@ def reference_step_ms(steps: int = 20) -> float:
     return 1000 * (seconds[1] - seconds[0]) / steps
 
 
-def with_start_costs(table: pd.DataFrame) -> pd.DataFrame:
+def with_start_costs(table: pd.DataFrame, total: str = "total_s") -> pd.DataFrame:
     """Cold and warm start per job of each rule that runs a step, and its share of the
-    rule's summed time."""
+    rule's summed time (column `total`)."""
     steps = [r for r in table.index if (ROOT / "scripts" / f"{r}.py").is_file()]
     table = table.copy()
     for mode in ("cold", "warm"):
         table[f"{mode}_start_s"] = pd.Series(
             {r: start_seconds(r, warm=mode == "warm") for r in steps}, dtype=float
         )
-        table[f"{mode}_share"] = table["jobs"] * table[f"{mode}_start_s"] / table["total_s"]
+        table[f"{mode}_share"] = table["jobs"] * table[f"{mode}_start_s"] / table[total]
+    return table
+
+
+def comparison(runs: dict[str, dict]) -> pd.DataFrame:
+    """Per rule, each mode's summed seconds and CPU seconds; a totals row last."""
+    tables = {mode: rule_table(run["workdir"]) for mode, run in runs.items()}
+    columns = {f"{mode}_{c}": t[c] for mode, t in tables.items() for c in ("total_s", "cpu_s")}
+    table = pd.DataFrame({"jobs": next(iter(tables.values()))["jobs"], **columns})
+    table.loc["(all steps)"] = table.sum()
     return table
 
 
@@ -136,9 +173,14 @@ def with_start_costs(table: pd.DataFrame) -> pd.DataFrame:
     "--target", multiple=True, help="run only these targets (e.g. results/world/quality.json)"
 )
 @click.option(
-    "--benchmarks",
+    "--run-dir",
     type=click.Path(exists=True, file_okay=False),
-    help="report an existing benchmarks/ folder instead of running",
+    help="report an existing run's folder (its logs/**/*.usage.json) instead of running",
+)
+@click.option(
+    "--warm-and-cold",
+    is_flag=True,
+    help="run the config twice from nothing, steps started cold then warm, and compare",
 )
 @click.option(
     "--start-costs/--no-start-costs",
@@ -156,37 +198,40 @@ def main(
     configfile: str | None,
     cores: int,
     target: tuple[str, ...],
-    benchmarks: str | None,
+    run_dir: str | None,
+    warm_and_cold: bool,
     start_costs: bool,
     speed: bool,
 ) -> None:
     """Time a workflow run (or read a past one) and print per-rule figures."""
-    if benchmarks is None:
-        if configfile is None:
-            raise click.UsageError("give --configfile to run, or --benchmarks to report")
-        workdir = Path(tempfile.mkdtemp(prefix="idunlearn-bench-"))
-        command = [
-            sys.executable,
-            "-m",
-            "snakemake",
-            "-s",
-            str(ROOT / "Snakefile"),
-            "--configfile",
-            str(Path(configfile).resolve()),
-            "--cores",
-            str(cores),
-            "-q",
-            *target,
-        ]
-        start = time.perf_counter()
-        subprocess.run(command, cwd=workdir, check=True)
-        click.echo(f"wall time: {time.perf_counter() - start:.0f} s ({cores} cores) in {workdir}")
-        benchmarks = str(workdir / "benchmarks")
-    table = rule_table(Path(benchmarks))
-    if start_costs:
-        table = with_start_costs(table)
-    click.echo(table.round(2).to_string())
-    click.echo(f"summed job time: {table['total_s'].sum():.0f} s")
+    if run_dir is None and configfile is None:
+        raise click.UsageError("give --configfile to run, or --run-dir to report")
+    if warm_and_cold:
+        runs = {m: run_config(configfile, cores, target, m == "warm") for m in ("cold", "warm")}
+        table = comparison(runs)
+        if start_costs:
+            table = with_start_costs(table, total="warm_total_s")
+        click.echo(table.round(2).to_string())
+        for mode, run in runs.items():
+            click.echo(
+                f"{mode}: wall {run['wall_s']:.0f} s, machine busy {run['machine_cpu_s']:.0f}"
+                f" CPU-s ({cores} cores) in {run['workdir']}"
+            )
+    else:
+        if run_dir is None:
+            run = run_config(
+                configfile, cores, target, warm=os.environ.get("IDUNLEARN_WARM") != "0"
+            )
+            click.echo(
+                f"wall time: {run['wall_s']:.0f} s, machine busy {run['machine_cpu_s']:.0f}"
+                f" CPU-s ({cores} cores) in {run['workdir']}"
+            )
+            run_dir = run["workdir"]
+        table = rule_table(Path(run_dir))
+        if start_costs:
+            table = with_start_costs(table)
+        click.echo(table.round(2).to_string())
+        click.echo(f"summed job time: {table['total_s'].sum():.0f} s")
     if speed:
         click.echo(f"machine speed: {reference_step_ms():.0f} ms per reference step (1 thread)")
 

@@ -11,6 +11,7 @@ own results/ are never touched.
 from __future__ import annotations
 
 import csv
+import json
 import math
 import re
 import shutil
@@ -287,6 +288,12 @@ def test_workflow_runs_as_slurm_jobs(tiny_run_timed: TinyRun, slurm_run: Run, ca
     expected = Counter({r: n for r, n in stats.items() if r not in LOCAL_RULES})
     assert per_rule == expected, f"SLURM jobs per rule {dict(per_rule)}, expected {expected}"
     assert len({j.key for j in jobs}) == len(jobs), "a job was submitted twice"
+
+    # A step inside a SLURM job starts cold, in its allocation; the localrules' steps on
+    # the submitting (login) node start warm, from the user's private server.
+    usage = [json.loads(p.read_text()) for p in slurm_run.workdir.glob("logs/**/*.usage.json")]
+    starts = {(u["step"] in LOCAL_RULES, u["start"]) for u in usage}
+    assert starts == {(False, "cold"), (True, "warm")}, starts
 
     # The plugin kept one sbatch log per job (slurm-keep-successful-logs).
     logged = {p.stem for p in (slurm_run.workdir / "logs" / "slurm").rglob("*.log")}

@@ -568,3 +568,12 @@ def test_the_socket_is_removed_when_the_server_exits(world, how):
         os.kill(server, signal.SIGTERM)
     wait_for(lambda: not alive(server), 60)
     assert list(private_dir(tmp).iterdir()) == []
+
+
+def test_a_temp_directory_that_cannot_be_used_means_a_cold_start(tmp_path, monkeypatch, capsys):
+    def unwritable(path: Path) -> int:
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(warm, "open_private_dir", unwritable)
+    assert warm.run(tmp_path, "step", [], tmp_path / "log") is None
+    assert "no warm start, step step starts cold" in capsys.readouterr().err

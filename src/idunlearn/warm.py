@@ -697,6 +697,9 @@ def run(scripts: Path, name: str, args: list[str], log: Path) -> Outcome | None:
     except NotPrivate as err:
         print(f"warning: warm start refused, step {name} starts cold: {err}", file=sys.stderr)
         return None
+    except OSError as err:  # e.g. a temp directory this user cannot write
+        print(f"warning: no warm start, step {name} starts cold: {err}", file=sys.stderr)
+        return None
     if conn is None:
         return None
     with conn, conn.makefile("rb") as replies:

@@ -7,6 +7,7 @@ Times seconds per step and peak GPU memory of the batched step (ours) and of the
 reference-style one-pass-per-term loop (bench/unlearning_step.py), in fp32, TF32
 and bf16 autocast; writes one JSON and prints a short table. Without --code-root
 it times the synthetic world's generator instead (the CPU test of this harness).
+--device auto (the default) is CUDA where visible, else the CPU.
 
     python bench/eg3d_step.py --code-root resources/code/eg3d --device cuda --steps 5 \
         --out results/bench/eg3d_step.json                       # about 2 minutes on one GPU
@@ -28,8 +29,9 @@ from pathlib import Path
 import click
 import torch
 
+from idunlearn.backend import DEVICES, resolve_device
 from idunlearn.generators.base import GeneratorAdapter
-from idunlearn.io import atomic_path
+from idunlearn.io import UserError, atomic_path
 from idunlearn.losses import LossConfig, draw_step, step_loss
 from idunlearn.nets.irse import Backbone
 from idunlearn.perceptual import build_lpips
@@ -200,7 +202,13 @@ def synthetic_setup(device: torch.device):
     help="checkout of NVlabs/eg3d (holds eg3d/); none: the synthetic generator",
 )
 @click.option("--size", type=click.Choice(["full", "small"]), default="full", show_default=True)
-@click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cuda", show_default=True)
+@click.option(
+    "--device",
+    type=click.Choice(DEVICES),
+    default="auto",
+    show_default=True,
+    help="auto: CUDA where visible, else the CPU",
+)
 @click.option("--steps", type=click.IntRange(min=1), default=5, show_default=True)
 @click.option(
     "--precisions",
@@ -217,7 +225,10 @@ def main(code_root, size, device, steps, precisions, threads, out) -> None:
     names = tuple(p.strip() for p in precisions.split(","))
     if unknown := set(names) - set(PRECISIONS):
         raise click.BadParameter(f"unknown precision(s) {', '.join(sorted(unknown))}")
-    dev = torch.device(device)
+    try:
+        dev = resolve_device(device)
+    except UserError as err:
+        raise click.BadParameter(str(err), param_hint="--device") from err
     if code_root is None:
         g_s, embed = synthetic_setup(dev)
         lpips, size = build_lpips("alex", random_backbone=True).to(dev), "synthetic"

@@ -73,7 +73,7 @@ from idunlearn.evaluation import EvaluateJob, run_evaluate
     "--out-png",
     type=click.Path(dir_okay=False),
     required=True,
-    help="image strip PNG (source, before, after)",
+    help="image strip PNG (source, target, before, after)",
 )
 @device_option
 @threads_option

@@ -211,7 +211,7 @@ def test_code_checkout_through_the_workflow(tmp_path):
 # README commands that cannot run on this machine, with why (each must still be in it).
 NOT_RUN_HERE = {
     "snakemake --report report.html": "reports on a finished run",
-    "snakemake --cores all --sdm conda": "needs conda",
+    "snakemake --cores all --use-conda": "needs conda (even a dry run calls `conda info`)",
 }
 IGNORED = shutil.ignore_patterns(".git", "results", "resources", "logs", "benchmarks", ".snakemake")
 

@@ -4,7 +4,7 @@ All latents of a step go through the trained generator in one forward pass
 ([w_u, w_u + delta_1.., w_r1..]) and their targets through the frozen one in
 another ([w_t, w_t + delta_1.., w_r1..]); the per-sample terms are then picked
 out of the batch. The paper's reference code runs one batch-1 pass per term;
-`benchmarks/unlearning_step.py` keeps that form to check and time this one.
+`bench/unlearning_step.py` keeps that form to check and time this one.
 """
 
 from __future__ import annotations

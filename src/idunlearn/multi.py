@@ -1,4 +1,6 @@
-"""Forgetting many identities in one generator (SUGAR, ROVER; DESIGN.md section 8).
+"""Forgetting many identities in one generator.
+
+The settings of SUGAR (WACV 2026, arXiv 2512.06562) and ROVER (AAAI 2026).
 
 Forget sets are nested prefixes of one seeded order of held-out identities (the set of 5
 holds the set of 2), and a fixed retain set, disjoint from them, is never forgotten.

@@ -3,7 +3,9 @@
 The adapter wraps an NVlabs `TriPlaneGenerator` and speaks its camera labels:
 25 numbers, the flattened OpenCV cam2world matrix (16) and the intrinsics
 normalised by image size (9). The cameras, the trained parameters and w_avg
-follow GUIDE's reference code (DESIGN.md section 2); each departure is an
+follow GUIDE's reference code (KU-VGI/GUIDE unlearn.py, pinned below: cameras
+looking at [0, 0, 0], the focal FOV_to_intrinsics(18.837), every `backbone.synthesis`
+parameter trained, w_avg from `w_avg_ffhqrebalanced512-128.pt`); each departure is an
 argument.
 
 Read against (pinned; the assets step fetches these trees):

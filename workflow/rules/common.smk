@@ -214,7 +214,7 @@ def caption_setting():
             "image_size": config["real"]["resolution"],
             "generator_file": config["assets"]["eg3d"]["file"],
             "eval_identity": config["real"]["eval_identity"],
-            # the facenet ID network crops a fixed box: no detector to name
+            # facenet as the ID network brings its own MTCNN: eval_detector is not used
             "eval_detector": (
                 config["real"]["eval_detector"]
                 if config["real"]["eval_identity"] == "curricularface"

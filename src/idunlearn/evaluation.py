@@ -7,7 +7,7 @@ method, so `fid_reference` computes them once and every evaluation reuses them.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -157,13 +157,19 @@ def check_share(missed: int, views: int, what: str, max_share: float, run: str) 
         )
 
 
-def check_faces(metrics: dict[str, float | int], max_share: float, run: str) -> None:
-    """`check_share` on each side of `identity_metrics`' counts, for the evaluation network
-    and, where the record has its counts (`no_face_*_second`), for the second one."""
+def check_faces(
+    metrics: dict[str, float | int],
+    max_share: float,
+    run: str,
+    groups: Sequence[str] = NO_FACE_GROUPS,
+) -> None:
+    """`check_share` on each side (`groups` x before/after) of `identity_metrics`' counts,
+    for the evaluation network and, where the record has its counts (`no_face_*_second`),
+    for the second one."""
     for suffix in EVALUATORS:
         if suffix and f"no_face_source_before{suffix}" not in metrics:
             continue
-        for group in NO_FACE_GROUPS:
+        for group in groups:
             for when in WHEN:
                 missed = int(metrics[f"no_face_{group}_{when}{suffix}"])
                 what = f"{group} views {when} unlearning"

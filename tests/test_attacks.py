@@ -3,6 +3,7 @@
 import copy
 import json
 import math
+from dataclasses import replace
 
 import pytest
 import torch
@@ -302,9 +303,10 @@ def test_every_attack_counts_its_renders_without_a_face_and_the_gate_stops_the_r
         attacks.check_attack_faces(result, 0.5, RUN)
 
 
-def test_run_attack_scores_the_system_before_and_after(tmp_path):
+def test_run_attack_scores_the_system_before_and_after(tmp_path, monkeypatch):
     """An untouched system (lr 0) is unattacked at ID 1: the attacks score the system the
-    method unlearned (encoder: G_s(E_s(x)) against G_s(E_u(x)))."""
+    method unlearned (encoder: G_s(E_s(x)) against G_s(E_u(x))); where the evaluation
+    detector finds no face, the job stops at the gate before writing its record."""
     from tinyworld import build_world
 
     from idunlearn.methods import settings_json
@@ -332,23 +334,32 @@ def test_run_attack_scores_the_system_before_and_after(tmp_path):
         )
     )
     out = tmp_path / "attack.json"
-    attacks.run_attack(
-        attacks.AttackJob(
-            generator=world["generator"],
-            unlearned=unlearned,
-            method=kind,
-            settings=settings,
-            inversion_file=world["inversion"],
-            encoder=world["encoder"],
-            loss_identity=world["identity"],
-            eval_identity=world["identity"],
-            scenario="ood",
-            identity="ood00",
-            inversion=InversionConfig("optimisation", 1, 0.05, 1.0),
-            config=attacks.AttackConfig(1, 1.0, 1, 0.5, (1,), 1e-4),
-            out=str(out),
-            seed=0,
-        )
+    job = attacks.AttackJob(
+        generator=world["generator"],
+        unlearned=unlearned,
+        method=kind,
+        settings=settings,
+        inversion_file=world["inversion"],
+        encoder=world["encoder"],
+        loss_identity=world["identity"],
+        eval_identity=world["identity"],
+        scenario="ood",
+        identity="ood00",
+        inversion=InversionConfig("optimisation", 1, 0.05, 1.0),
+        config=attacks.AttackConfig(1, 1.0, 1, 0.5, (1,), 1e-4),
+        out=str(out),
+        seed=0,
     )
+    attacks.run_attack(job)
     record = json.loads(out.read_text())
     assert record["method"] == kind and record["id_unattacked"] == pytest.approx(1.0, abs=1e-6)
+    assert record["no_face_unattacked"] == 0 and record["views_unattacked"] > 0
+    out.unlink()
+    network = attacks.load_embedder(world["identity"])  # the loss network: it keeps its grads
+    blind = AlignedEmbedder(lambda x: (x, torch.zeros(len(x), dtype=torch.bool)), network)
+    monkeypatch.setattr(
+        attacks, "load_embedder", lambda path, _: network if path == "loss" else blind
+    )
+    with pytest.raises(UserError, match=r"^scenario ood, identity ood00, method encoder: no face"):
+        attacks.run_attack(replace(job, loss_identity="loss", max_no_face_share=0.5))
+    assert not out.exists()

@@ -517,10 +517,10 @@ def run_attack(job: AttackJob) -> None:
             renders=renders,
         )
     )
+    labels = {"scenario": job.scenario, "identity": job.identity, "method": job.method}
+    run = ", ".join(f"{key} {value}" for key, value in labels.items())
+    check_attack_faces(result, job.max_no_face_share, run)  # before any output is written
     if job.out_renders is not None:
         write_npz(job.out_renders, **{name: to_uint8(image) for name, image in renders.items()})
     settings = {**asdict(job.config), "reinversion_kinds": kinds, "seed": job.seed}
-    labels = {"scenario": job.scenario, "identity": job.identity, "method": job.method}
-    run = ", ".join(f"{key} {value}" for key, value in labels.items())
-    check_attack_faces(result, job.max_no_face_share, run)
     write_json(job.out, {**labels, **result, "settings": settings})

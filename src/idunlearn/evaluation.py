@@ -333,9 +333,9 @@ def run_evaluate(job: EvaluateJob) -> None:
     detector (real setting: facenet beside CurricularFace) adds `id_second`,
     `id_others_second` and its misses `no_face_*_second`. The run fails when either
     detector found no face in more than `max_no_face_share` of one side's views
-    (`check_faces`). `setting_*` keys name what a
-    caption must say: the generator's rendering (`GeneratorAdapter.setting`), the
-    method's steps and loss reduction, the FID samples.
+    (`check_faces`). `setting_*` keys name what a caption must say: the generator's
+    rendering (`GeneratorAdapter.setting`), the method's steps and loss reduction, the
+    FID samples.
     The strip's target is the latent the method trained w_u towards (GUIDE: w_t).
     Every network and the inversion's tensors are on `device`.
     """

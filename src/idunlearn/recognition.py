@@ -126,15 +126,12 @@ def load_facenet(weights: str | os.PathLike[str]) -> nn.Module:
 
 
 def facenet_embedder(
-    weights: str | os.PathLike[str],
-    detector: MTCNN | None = None,
-    device: str | torch.device = "cpu",
+    weights: str | os.PathLike[str], device: str | torch.device = "cpu"
 ) -> AlignedEmbedder:
     """InceptionResnetV1 (VGGFace2 weights from `weights`) on 160 x 160 crops of the box
-    `detector` finds (`make_facenet_detector` unless given), with facenet's fixed
-    standardisation, on `device`. Images without a detected face get the fixed FFHQ box and
-    count in `no_face`."""
-    detector = make_facenet_detector(device) if detector is None else detector
+    `make_facenet_detector` finds, with facenet's fixed standardisation, on `device`.
+    Images without a detected face get the fixed FFHQ box and count in `no_face`."""
     network = nn.Sequential(FixedStandardization(), load_facenet(weights)).to(device)
+    detector = make_facenet_detector(device)
     align = functools.partial(align_box, detector=detector, size=FACENET_SIZE)
     return AlignedEmbedder(align, network)

@@ -6,6 +6,7 @@ from idunlearn.attacks import AttackConfig, AttackJob, run_attack
 from idunlearn.cli import (
     device_option,
     lpips_options,
+    max_no_face_option,
     seeded,
     step,
     step_counts,
@@ -94,6 +95,7 @@ FILE = click.Path(dir_okay=False)
     help="Adam learning rate of relearning on the source image",
 )
 @lpips_options
+@max_no_face_option
 @click.option("--out", type=FILE, required=True, help="output file, written atomically")
 @click.option(
     "--out-renders", type=FILE, default=None, help="also an .npz of each attack's recovered render"
@@ -124,6 +126,7 @@ def main(
     relearn_lr,
     lpips_net,
     lpips_random,
+    max_no_face_share,
     out,
     out_renders,
     seed,
@@ -157,6 +160,7 @@ def main(
             lpips_random=lpips_random,
             device=device,
             out_renders=out_renders,
+            max_no_face_share=max_no_face_share,
         )
     )
 

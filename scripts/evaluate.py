@@ -2,7 +2,7 @@
 
 import click
 
-from idunlearn.cli import device_option, seeded, step, threads_option
+from idunlearn.cli import device_option, max_no_face_option, seeded, step, threads_option
 from idunlearn.evaluation import EvaluateJob, run_evaluate
 
 
@@ -46,7 +46,7 @@ from idunlearn.evaluation import EvaluateJob, run_evaluate
     "--second-identity",
     type=click.Path(dir_okay=False),
     default=None,
-    help="a second, independent evaluation network (id_second, id_others_second)",
+    help="a second evaluation network, with its own detector (id_second, no_face_*_second)",
 )
 @click.option(
     "--batch-size",
@@ -55,13 +55,7 @@ from idunlearn.evaluation import EvaluateJob, run_evaluate
     show_default=True,
     help="generator samples per batch of the FID and ID_others metrics",
 )
-@click.option(
-    "--max-no-face-share",
-    type=click.FloatRange(0, 1),
-    default=0.5,
-    show_default=True,
-    help="fail when the detector finds no face in more of one side's views",
-)
+@max_no_face_option
 @click.option("--scenario", required=True, help="random | ind | ood")
 @click.option("--identity", required=True, help="identity name of the identity table, e.g. ood00")
 @click.option("--method", required=True, help="method name of the config (or an ablation)")

@@ -5,6 +5,7 @@ import click
 from idunlearn.cli import (
     device_option,
     lpips_options,
+    max_no_face_option,
     seeded,
     step,
     step_counts,
@@ -42,6 +43,7 @@ FILE = click.Path(dir_okay=False)
     help="LPIPS weight beside the pixel MSE of the reconstruction",
 )
 @lpips_options
+@max_no_face_option
 @device_option
 @click.option("--out", type=FILE, required=True, help="scores JSON, written atomically")
 @threads_option
@@ -57,6 +59,7 @@ def main(
     lpips_weight,
     lpips_net,
     lpips_random,
+    max_no_face_share,
     device,
     out,
 ):
@@ -74,6 +77,7 @@ def main(
             lpips_net,
             lpips_random,
             device,
+            max_no_face_share,
         )
     )
 

@@ -2,7 +2,7 @@
 
 import click
 
-from idunlearn.cli import device_option, seeded, step, threads_option
+from idunlearn.cli import device_option, max_no_face_option, seeded, step, threads_option
 from idunlearn.multi import MultiEvalJob, run_multi_evaluate
 
 FILE = click.Path(dir_okay=False)
@@ -28,6 +28,7 @@ FILE = click.Path(dir_okay=False)
 @click.option(
     "--batch-size", type=click.IntRange(min=1), default=100, show_default=True, help="FID batch"
 )
+@max_no_face_option
 @device_option
 @click.option("--out", type=FILE, required=True, help="metrics JSON, written atomically")
 @threads_option
@@ -42,6 +43,7 @@ def main(
     features,
     reference,
     batch_size,
+    max_no_face_share,
     device,
     out,
 ):
@@ -58,6 +60,7 @@ def main(
             out,
             batch_size,
             device,
+            max_no_face_share,
         )
     )
 

@@ -3,18 +3,22 @@
 import copy
 import json
 import math
+from dataclasses import replace
 
 import pytest
 import torch
+from torch.nn import Flatten
 
 from idunlearn import attacks
 from idunlearn.inversion import InversionConfig
 from idunlearn.io import UserError
 from idunlearn.metrics import identity_similarity
+from idunlearn.recognition import AlignedEmbedder
 
 from tiny import TinyGenerator, flat_embed, squared_perceptual
 
 C = torch.tensor([[3.0, 0.0], [0.0, 4.0]])  # ||C||_F = 5
+RUN = "scenario ood, identity ood00, method guide"
 
 
 def linear_encoder():
@@ -215,47 +219,51 @@ def test_an_unattacked_score_is_the_evaluation_s_id():
         flat_embed,
     )
     scores = reference.score(g_s, ws[0])
-    assert scores == pytest.approx({"id": 1.0, "src": 1.0})
+    assert scores == pytest.approx({"id": 1.0, "src": 1.0, "views": 3, "no_face": 0})
     assert reference.score(g_u, ws[0])["id"] == pytest.approx(float(expected[0]))
 
 
-def test_attack_all_runs_every_attack_and_names_its_columns():
+def attack_case(g_u, embed=flat_embed) -> attacks.AttackCase:
+    """Every attack, two steps each, on TinyGenerator's w_u = [[1, 0.5], [-0.5, 2]]."""
     g_s = TinyGenerator().requires_grad_(False)
-    g_u = copy.deepcopy(g_s)
-    with torch.no_grad():
-        g_u.gain.mul_(-1.0)
     encoder, _ = linear_encoder()
     w_u = torch.tensor([[1.0, 0.5], [-0.5, 2.0]])
     camera = torch.zeros(1, 1)
     source = g_s.synthesis(w_u[None], camera)["image"][0]
-    reference = attacks.Reference(g_s, w_u, flat_embed(source[None]), camera, flat_embed)
-    others = (source[None].repeat(2, 1, 1, 1), torch.zeros(2, 1))
-    config = attacks.AttackConfig(
-        reinvert_steps=2, search_radius=1.0, search_steps=2, relearn_ks=(1, 2)
+    reference = attacks.Reference(g_s, w_u, embed(source[None]), camera, embed)
+    return attacks.AttackCase(
+        g_s=g_s,
+        g_u=g_u,
+        w_system=w_u,
+        reference=reference,
+        source=source,
+        others=(source[None].repeat(2, 1, 1, 1), torch.zeros(2, 1)),
+        w_others=w_u[None].repeat(2, 1, 1),
+        encoder=encoder,
+        encoder_u=None,
+        embed_loss=flat_embed,
+        lpips=squared_perceptual,
+        kinds=["encoder", "optimisation"],
+        inversion=InversionConfig("optimisation", 2, 0.05, 1.0),
+        config=attacks.AttackConfig(
+            reinvert_steps=2, search_radius=1.0, search_steps=2, relearn_ks=(1, 2)
+        ),
+        seed=0,
     )
-    result = attacks.attack_all(
-        attacks.AttackCase(
-            g_s=g_s,
-            g_u=g_u,
-            w_system=w_u,
-            reference=reference,
-            source=source,
-            others=others,
-            w_others=w_u[None].repeat(2, 1, 1),
-            encoder=encoder,
-            encoder_u=None,
-            embed_loss=flat_embed,
-            lpips=squared_perceptual,
-            kinds=["encoder", "optimisation"],
-            inversion=InversionConfig("optimisation", 2, 0.05, 1.0),
-            config=config,
-            seed=0,
-        )
-    )
+
+
+def test_attack_all_runs_every_attack_and_names_its_columns():
+    g_u = TinyGenerator().requires_grad_(False)
+    with torch.no_grad():
+        g_u.gain.mul_(-1.0)
+    case = attack_case(g_u)
+    g_s, w_u, source, encoder = case.g_s, case.w_system, case.source, case.encoder
+    result = attacks.attack_all(case)
     expected = identity_similarity(g_s, g_u, w_u[None], flat_embed)[0]
     assert result["id_unattacked"] == pytest.approx(float(expected))
     for name in ("reinv_encoder", "reinv_optim", "search", "relearn_1", "relearn_2"):
         assert -1.0 <= result[f"id_{name}"] <= 1.0 and -1.0 <= result[f"src_{name}"] <= 1.0
+        assert result[f"no_face_{name}"] == 0 and result[f"views_{name}"] > 0
     assert not math.isnan(result["id_others_reinv_optim"])
     assert result["search_objective_best"] >= result["search_objective_start"]
     assert result["search_distance"] <= 1.0 + 1e-6
@@ -265,9 +273,40 @@ def test_attack_all_runs_every_attack_and_names_its_columns():
     assert torch.equal(g_u.gain, -g_s.gain)  # relearning worked on a copy
 
 
-def test_run_attack_scores_the_system_before_and_after(tmp_path):
+class Faceless(TinyGenerator):
+    """Renders 3 below TinyGenerator's: nothing `bright_only` calls a face."""
+
+    def synthesis(self, ws, camera):
+        out = super().synthesis(ws, camera)
+        return {**out, "image": out["image"] - 3.0}
+
+
+def bright_only(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """An aligner whose detector finds a face only in images brighter than -1 on average."""
+    return images, images.mean(dim=(1, 2, 3)) > -1.0
+
+
+def test_every_attack_counts_its_renders_without_a_face_and_the_gate_stops_the_run():
+    """An attack whose recovered renders hold no face is scored on the fixed box: counted
+    per attack, and gated by evaluation.max_no_face_share as evaluate gates its views."""
+    result = attacks.attack_all(attack_case(Faceless(), AlignedEmbedder(bright_only, Flatten())))
+    assert result["views_unattacked"] == 3  # 2 evaluation views and the source-camera render
+    assert result["views_reinv_optim"] == 3 + 2 * 2  # and the 2 other images' 2 views
+    for name in ("unattacked", "reinv_encoder", "reinv_optim", "search", "relearn_1"):
+        assert result[f"no_face_{name}"] == result[f"views_{name}"]
+    assert result["no_face_before"] == 0 and result["views_before"] > 0  # G_s renders faces
+    attacks.check_attack_faces(result, 1.0, RUN)
+    with pytest.raises(
+        UserError,
+        match=rf"^{RUN}: no face detected in 3 of 3 views of attack unattacked \(evaluation",
+    ):
+        attacks.check_attack_faces(result, 0.5, RUN)
+
+
+def test_run_attack_scores_the_system_before_and_after(tmp_path, monkeypatch):
     """An untouched system (lr 0) is unattacked at ID 1: the attacks score the system the
-    method unlearned (encoder: G_s(E_s(x)) against G_s(E_u(x)))."""
+    method unlearned (encoder: G_s(E_s(x)) against G_s(E_u(x))); where the evaluation
+    detector finds no face, the job stops at the gate before writing its record."""
     from tinyworld import build_world
 
     from idunlearn.methods import settings_json
@@ -295,23 +334,32 @@ def test_run_attack_scores_the_system_before_and_after(tmp_path):
         )
     )
     out = tmp_path / "attack.json"
-    attacks.run_attack(
-        attacks.AttackJob(
-            generator=world["generator"],
-            unlearned=unlearned,
-            method=kind,
-            settings=settings,
-            inversion_file=world["inversion"],
-            encoder=world["encoder"],
-            loss_identity=world["identity"],
-            eval_identity=world["identity"],
-            scenario="ood",
-            identity="ood00",
-            inversion=InversionConfig("optimisation", 1, 0.05, 1.0),
-            config=attacks.AttackConfig(1, 1.0, 1, 0.5, (1,), 1e-4),
-            out=str(out),
-            seed=0,
-        )
+    job = attacks.AttackJob(
+        generator=world["generator"],
+        unlearned=unlearned,
+        method=kind,
+        settings=settings,
+        inversion_file=world["inversion"],
+        encoder=world["encoder"],
+        loss_identity=world["identity"],
+        eval_identity=world["identity"],
+        scenario="ood",
+        identity="ood00",
+        inversion=InversionConfig("optimisation", 1, 0.05, 1.0),
+        config=attacks.AttackConfig(1, 1.0, 1, 0.5, (1,), 1e-4),
+        out=str(out),
+        seed=0,
     )
+    attacks.run_attack(job)
     record = json.loads(out.read_text())
     assert record["method"] == kind and record["id_unattacked"] == pytest.approx(1.0, abs=1e-6)
+    assert record["no_face_unattacked"] == 0 and record["views_unattacked"] > 0
+    out.unlink()
+    network = attacks.load_embedder(world["identity"])  # the loss network: it keeps its grads
+    blind = AlignedEmbedder(lambda x: (x, torch.zeros(len(x), dtype=torch.bool)), network)
+    monkeypatch.setattr(
+        attacks, "load_embedder", lambda path, _: network if path == "loss" else blind
+    )
+    with pytest.raises(UserError, match=r"^scenario ood, identity ood00, method encoder: no face"):
+        attacks.run_attack(replace(job, loss_identity="loss", max_no_face_share=0.5))
+    assert not out.exists()

@@ -31,6 +31,7 @@ from idunlearn.multi import (
     run_multi_unlearn,
     summary,
 )
+from idunlearn.recognition import AlignedEmbedder
 from idunlearn.system import UNLEARNED_KIND, UnlearnJob, run_unlearn
 from idunlearn.targets import ufo_target
 from idunlearn.unlearning import UnlearnSchedule, guide_term, subset_picker, train
@@ -178,7 +179,7 @@ def test_sequential_arrivals_start_from_the_previous_g_u(world, tmp_path):
         )
 
 
-def test_simultaneous_covers_every_identity_and_lr_zero_scores_as_g_s(world, tmp_path):
+def test_simultaneous_covers_every_identity_and_lr_zero_scores_as_g_s(world, tmp_path, monkeypatch):
     out = tmp_path / "sim.pt"
     run_multi_unlearn(multi_job(world, out, "guide", "simultaneous", 3, lr=0.0))
     record = tmp_path / "e.json"
@@ -199,6 +200,8 @@ def test_simultaneous_covers_every_identity_and_lr_zero_scores_as_g_s(world, tmp
     assert metrics["id_mean"] == pytest.approx(1.0, abs=1e-6)
     assert metrics["retain_id_mean"] == pytest.approx(1.0, abs=1e-6)
     assert metrics["fid_pre"] == pytest.approx(0.0, abs=1e-6)
+    assert metrics["views_source"] > 0 and metrics["views_retain"] > 0
+    assert metrics["no_face_source_after"] == metrics["no_face_retain_after"] == 0
     # trained: the forgotten identities move, more than the retained one
     run_multi_unlearn(multi_job(world, out, "guide", "simultaneous", 3, lr=5e-2, steps=5))
     run_multi_evaluate(job)
@@ -219,6 +222,21 @@ def test_simultaneous_covers_every_identity_and_lr_zero_scores_as_g_s(world, tmp
     scores = json.loads(attack.read_text())
     assert scores["relearn0_id_mean"] == pytest.approx(trained["id_mean"], abs=1e-6)
     assert scores["relearn2_id_mean"] != scores["relearn0_id_mean"]
+    assert scores["views_source"] > 0 and scores["no_face_source_after"] == 0
+    # a detector that finds no face: both steps stop at evaluate's gate, naming the run
+    from idunlearn.backend import load_embedder
+
+    network = load_embedder(world["identity"])
+    blind = AlignedEmbedder(lambda x: (x, torch.zeros(len(x), dtype=torch.bool)), network)
+    monkeypatch.setattr("idunlearn.multi.load_embedder", lambda path, device: blind)
+    gate = r"^multi: method guide, mode simultaneous, n 3: no face detected in (\d+) of \1 source"
+    with pytest.raises(UserError, match=gate):
+        run_multi_evaluate(replace(job, max_no_face_share=0.5))
+    attack_job = MultiAttackJob(
+        world["generator"], str(out), tuple(world["forget"]), world["identity"], str(attack)
+    )
+    with pytest.raises(UserError, match=gate):
+        run_multi_attack(replace(attack_job, ks=(0,), max_no_face_share=0.5))
 
 
 def test_the_mean_id_carries_the_half_width_of_a_students_t_interval():

@@ -236,9 +236,10 @@ def test_the_smokes_random_weights_load_as_the_public_files_do(tmp_path, monkeyp
     smoke.loader.exec_module(module)
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
     (tmp_path / "checkpoints").mkdir()
-    torch.save(module.facenet_state(), tmp_path / "checkpoints" / "20180402-114759-vggface2.pt")
+    facenet = tmp_path / "checkpoints" / "20180402-114759-vggface2.pt"
+    torch.save(module.facenet_state(), facenet)
     images = torch.rand(2, 3, 160, 160) * 2 - 1
-    assert facenet_embedder()(images).shape == (2, 512)
+    assert facenet_embedder(facenet)(images).shape == (2, 512)
     inception = tmp_path / "hub" / "checkpoints" / "pt_inception-2015-12-05-6726825d.pth"
     inception.parent.mkdir(parents=True)
     torch.save(module.fid_inception_state(), inception)

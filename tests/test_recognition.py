@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
 from torch import nn
 
+from idunlearn.assets import ChecksumError, sha256_of
+from idunlearn.backend import load_embedder, write_spec
 from idunlearn.faces import (
     ARCFACE_TEMPLATE_112,
     detect_faces,
@@ -20,6 +24,7 @@ from idunlearn.recognition import (
     arcface_loss_embedder,
     curricularface_embedder,
     facenet_embedder,
+    load_facenet,
 )
 
 # key names of the public checkpoints (model_ir_se50.pth; CurricularFace_Backbone.pth)
@@ -160,20 +165,48 @@ def test_curricularface_embedder_aligns_to_the_template_and_counts_misses(detect
     assert offset[:2].max() < 4 and offset.max() < 8  # pixels of 112
 
 
-def test_facenet_embedder_loads_the_vggface2_file_offline(tmp_path, monkeypatch, astronaut):
-    """The library's own loader reads $TORCH_HOME/checkpoints/20180402-114759-vggface2.pt;
-    a random state dict of the same architecture stands in for the real weights."""
+@pytest.fixture
+def facenet_file(tmp_path) -> tuple[Path, dict[str, torch.Tensor]]:
+    """A random state dict in the layout of facenet's 20180402-114759-vggface2.pt."""
     facenet = pytest.importorskip("facenet_pytorch")
-    checkpoints = tmp_path / "checkpoints"
-    checkpoints.mkdir()
     torch.manual_seed(0)
-    random = facenet.InceptionResnetV1(classify=True, num_classes=8631)
-    torch.save(random.state_dict(), checkpoints / "20180402-114759-vggface2.pt")
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
-    embedder = facenet_embedder()
+    state = facenet.InceptionResnetV1(classify=True, num_classes=8631).state_dict()
+    path = tmp_path / "20180402-114759-vggface2.pt"
+    torch.save(state, path)
+    return path, state
+
+
+def test_facenet_embedder_reads_the_given_file_and_detects_on_its_own(
+    facenet_file, tmp_path, monkeypatch, astronaut
+):
+    """The weights come from the verified file, not $TORCH_HOME (empty here: facenet-pytorch's
+    own loader would download); the crops come from facenet's default MTCNN, and a miss
+    counts in `no_face`."""
+    path, state = facenet_file
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty"))
+    embedder = facenet_embedder(path)
     weights = embedder.network[1].state_dict()["last_linear.weight"]
-    assert torch.equal(weights, random.state_dict()["last_linear.weight"])
-    embedding = embedder(astronaut)
-    assert embedding.shape == (1, 512)
-    assert torch.allclose(embedding.norm(dim=1), torch.ones(1))
-    assert (embedder.images, embedder.no_face) == (1, 0)
+    assert torch.equal(weights, state["last_linear.weight"])
+    assert embedder.align.keywords["detector"].thresholds == [0.6, 0.7, 0.7]  # not GUIDE's
+    embedding = embedder(torch.cat([astronaut, torch.zeros_like(astronaut)]))
+    assert embedding.shape == (2, 512)
+    assert torch.allclose(embedding.norm(dim=1), torch.ones(2))
+    assert (embedder.images, embedder.no_face) == (2, 1)  # the grey image holds no face
+
+
+def test_a_facenet_file_of_another_architecture_is_refused(tmp_path):
+    pytest.importorskip("facenet_pytorch")
+    path = tmp_path / "20180402-114759-vggface2.pt"
+    torch.save(Backbone(112, 50, "ir_se").state_dict(), path)
+    with pytest.raises(ArtefactError, match="not facenet's VGGFace2 state dict"):
+        load_facenet(path)
+
+
+def test_the_facenet_spec_is_checked_before_its_weights_are_read(facenet_file, tmp_path):
+    path, _ = facenet_file
+    spec = str(tmp_path / "identity_second.json")
+    write_spec(spec, "identity", "facenet", str(path), sha256_of(path))
+    assert load_embedder(spec)(torch.rand(1, 3, 160, 160) * 2 - 1).shape == (1, 512)
+    path.write_bytes(path.read_bytes() + b"tampered")  # replaced after the spec was written
+    with pytest.raises(ChecksumError, match="mismatch"):
+        load_embedder(spec)

@@ -34,6 +34,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from idunlearn.backend import load_embedder, load_inversion_encoder, load_lpips
+from idunlearn.evaluation import FaceCount, check_share
 from idunlearn.generators.base import GeneratorAdapter
 from idunlearn.inversion import Encoder, InversionConfig, optimise_latents
 from idunlearn.io import UserError, write_json, write_npz
@@ -69,20 +70,31 @@ class AttackConfig:
 
 @dataclass(frozen=True)
 class Reference:
-    """What every attack on one identity is scored against (evaluation network only)."""
+    """What every attack on one identity is scored against (evaluation network only).
+    `before` counts the G_s renders every score embeds and the evaluation detector's misses
+    in them (the attacked renders are counted per score)."""
 
     g_s: GeneratorAdapter
     w_u: torch.Tensor  # [num_ws, w_dim]
     photo: torch.Tensor  # E(source image), [1, D]
     camera: torch.Tensor  # the source camera, [1, camera_dim]
     embed: Embedder
+    before: FaceCount = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "before", FaceCount(self.embed))
 
     @torch.no_grad()
     def score(self, generator: GeneratorAdapter, w: torch.Tensor) -> Scores:
-        """{"id": the evaluation's ID of w on `generator`, "src": cosine to the source photo}."""
-        ident = identity_similarity(self.g_s, generator, self.w_u[None], self.embed, w[None])
-        render = self.embed(generator.synthesis(w[None], self.camera)["image"])
-        return {"id": float(ident[0]), "src": float(F.cosine_similarity(render, self.photo)[0])}
+        """{"id": the evaluation's ID of w on `generator`, "src": cosine to the source photo,
+        "views", "no_face": the attacked renders embedded and those without a face}."""
+        after = FaceCount(self.embed)
+        ident = identity_similarity(
+            self.g_s, generator, self.w_u[None], self.before, w[None], after
+        )
+        render = after(generator.synthesis(w[None], self.camera)["image"])
+        src = float(F.cosine_similarity(render, self.photo)[0])
+        return {"id": float(ident[0]), "src": src, "views": after.views, "no_face": after.no_face}
 
     @torch.no_grad()
     def render(self, generator: GeneratorAdapter, w: torch.Tensor) -> torch.Tensor:
@@ -317,8 +329,10 @@ class AttackCase:
 
 
 def attack_all(case: AttackCase) -> dict[str, float]:
-    """Every attack on one (identity, method); flat keys `{id,id_others,src}_{attack}`;
-    `case.renders` (if given) receives each attack's recovered render."""
+    """Every attack on one (identity, method); flat keys `{id,id_others,src}_{attack}`, and
+    per attack the views its renders were scored in and those without a detected face
+    (`views_{attack}`, `no_face_{attack}`; the G_s side's as `*_before`); `case.renders`
+    (if given) receives each attack's recovered render."""
     g_s, g_u, w_system, reference = case.g_s, case.g_u, case.w_system, case.reference
     source, others, w_others, encoder_u = case.source, case.others, case.w_others, case.encoder_u
     lpips, inversion, config, seed = case.lpips, case.inversion, case.config, case.seed
@@ -328,6 +342,7 @@ def attack_all(case: AttackCase) -> dict[str, float]:
     shots["unattacked"] = reference.render(g_u, w_system)
     unattacked = reference.score(g_u, w_system)
     result.update(id_unattacked=unattacked["id"], src_unattacked=unattacked["src"])
+    faces = {"unattacked": unattacked}  # per attack, its renders' views and no-face count
 
     start = time.perf_counter()
     images = torch.cat([source[None], others[0]]) if len(others[0]) else source[None]
@@ -348,11 +363,20 @@ def attack_all(case: AttackCase) -> dict[str, float]:
         shots[name] = reference.render(g_u, ws[0])
         result[f"id_{name}"], result[f"src_{name}"] = scores["id"], scores["src"]
         result[f"distance_{name}"] = float((ws[0] - w_system).norm())  # ||w' - w||_F
+        others_after = FaceCount(reference.embed)
         result[f"id_others_{name}"] = (
-            float(identity_similarity(g_s, g_u, w_others, reference.embed, ws[1:]).mean())
+            float(
+                identity_similarity(
+                    g_s, g_u, w_others, reference.before, ws[1:], others_after
+                ).mean()
+            )
             if len(ws) > 1
             else math.nan
         )
+        faces[name] = {
+            "views": scores["views"] + others_after.views,
+            "no_face": scores["no_face"] + others_after.no_face,
+        }
     seconds["reinversion"] = time.perf_counter() - start
 
     start = time.perf_counter()
@@ -365,6 +389,7 @@ def attack_all(case: AttackCase) -> dict[str, float]:
     scores = reference.score(g_u, search["latent"])
     shots["search"] = reference.render(g_u, search["latent"])
     result.update(id_search=scores["id"], src_search=scores["src"])
+    faces["search"] = scores
     result["search_objective_start"] = search["start"]
     result["search_objective_best"] = search["value"]
     result["search_distance"] = float((search["latent"] - w_system).norm())
@@ -406,9 +431,25 @@ def attack_all(case: AttackCase) -> dict[str, float]:
     for (k, scores), render in zip(curve.items(), relearnt, strict=True):
         result[f"id_relearn_{k}"], result[f"src_relearn_{k}"] = scores["id"], scores["src"]
         shots[f"relearn_{k}"] = render
+        faces[f"relearn_{k}"] = scores
     seconds["relearn"] = time.perf_counter() - start
     result.update({f"seconds_{name}": value for name, value in seconds.items()})
+    for name, counts in faces.items():
+        result[f"views_{name}"], result[f"no_face_{name}"] = counts["views"], counts["no_face"]
+    result["views_before"], result["no_face_before"] = (
+        reference.before.views,
+        reference.before.no_face,
+    )
     return result
+
+
+def check_attack_faces(result: dict[str, float], max_share: float, run: str) -> None:
+    """`check_share` on the G_s renders (`*_before`) and on each attack's renders."""
+    for name in [key.removeprefix("views_") for key in result if key.startswith("views_")]:
+        what = "source views before unlearning" if name == "before" else f"views of attack {name}"
+        check_share(
+            int(result[f"no_face_{name}"]), int(result[f"views_{name}"]), what, max_share, run
+        )
 
 
 @dataclass(frozen=True)
@@ -434,6 +475,7 @@ class AttackJob:
     lpips_random: bool = True
     device: str = "cpu"
     out_renders: str | None = None  # .npz of the source and each attack's render (uint8)
+    max_no_face_share: float = 1.0  # fail above this share of no-face views (`check_share`)
 
 
 def run_attack(job: AttackJob) -> None:
@@ -475,8 +517,10 @@ def run_attack(job: AttackJob) -> None:
             renders=renders,
         )
     )
+    labels = {"scenario": job.scenario, "identity": job.identity, "method": job.method}
+    run = ", ".join(f"{key} {value}" for key, value in labels.items())
+    check_attack_faces(result, job.max_no_face_share, run)  # before any output is written
     if job.out_renders is not None:
         write_npz(job.out_renders, **{name: to_uint8(image) for name, image in renders.items()})
     settings = {**asdict(job.config), "reinversion_kinds": kinds, "seed": job.seed}
-    labels = {"scenario": job.scenario, "identity": job.identity, "method": job.method}
     write_json(job.out, {**labels, **result, "settings": settings})

@@ -122,8 +122,9 @@ def load_embedder(path: str, device: Device = "cpu") -> Images:
     spec = read_spec(path, "identity")
     from idunlearn import recognition
 
-    if spec["family"] == "facenet":
-        return recognition.facenet_embedder(device=device)
+    if spec["family"] == "facenet":  # a state dict (no code runs), verified like every asset
+        check_file(spec["weights"], spec["sha256"])
+        return recognition.facenet_embedder(spec["weights"], device=device)
     from idunlearn.nets.irse import load_backbone
 
     if spec["family"] == "arcface":  # IR-SE50, the loss network

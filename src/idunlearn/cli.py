@@ -52,6 +52,14 @@ device_option = click.option(
     show_default=True,
     help="torch device of the networks (auto: CUDA where visible); results are saved on the CPU",
 )
+# the no-face gate of every scored step (evaluate, multi_evaluate, attack, multi_attack)
+max_no_face_option = click.option(
+    "--max-no-face-share",
+    type=click.FloatRange(0, 1),
+    default=0.5,
+    show_default=True,
+    help="fail when the detector finds no face in more of one side's views",
+)
 seed_option = click.option("--seed", type=int, required=True, help="seed of every random draw")
 deterministic_option = click.option(
     "--deterministic/--nondeterministic",

@@ -7,7 +7,7 @@ method, so `fid_reference` computes them once and every evaluation reuses them.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,6 +28,7 @@ Images = Callable[[torch.Tensor], torch.Tensor]
 YAW_FID_RANGE = float(np.pi / 12)  # FID cameras: yaw ~ U(-pi/12, pi/12), as in the paper
 NO_FACE_GROUPS = ("source", "others")  # the images whose renders are scored ...
 WHEN = ("before", "after")  # ... by G_s and by the unlearned system
+EVALUATORS = ("", "_second")  # key suffixes of the evaluation network's counts, the second's
 
 
 def fid_latents(
@@ -144,19 +145,36 @@ def identity_metrics(
     return result
 
 
-def check_faces(metrics: dict[str, float | int], max_share: float, run: str) -> None:
-    """Fail where the detector missed the face in more than `max_share` of one side's views:
-    those views are scored on the fixed FFHQ box, and a generator that renders non-faces
-    would pass for one that forgot."""
-    for group in NO_FACE_GROUPS:
-        views = metrics[f"views_{group}"]
-        for when in WHEN:
-            missed = metrics[f"no_face_{group}_{when}"]
-            if views and missed > max_share * views:
-                raise UserError(
-                    f"{run}: no face detected in {missed} of {views} {group} views {when}"
-                    f" unlearning (evaluation.max_no_face_share = {max_share})"
-                )
+def check_share(missed: int, views: int, what: str, max_share: float, run: str) -> None:
+    """The no-face gate of every scored step (evaluate, multi, attacks): fail where the
+    detector missed the face in more than `max_share` of `views` (`what` names them). Those
+    views are scored on the fixed FFHQ box, and a generator that renders non-faces would
+    pass for one that forgot."""
+    if views and missed > max_share * views:
+        raise UserError(
+            f"{run}: no face detected in {missed} of {views} {what}"
+            f" (evaluation.max_no_face_share = {max_share})"
+        )
+
+
+def check_faces(
+    metrics: dict[str, float | int],
+    max_share: float,
+    run: str,
+    groups: Sequence[str] = NO_FACE_GROUPS,
+) -> None:
+    """`check_share` on each side (`groups` x before/after) of `identity_metrics`' counts,
+    for the evaluation network and, where the record has its counts (`no_face_*_second`),
+    for the second one."""
+    for suffix in EVALUATORS:
+        if suffix and f"no_face_source_before{suffix}" not in metrics:
+            continue
+        for group in groups:
+            for when in WHEN:
+                missed = int(metrics[f"no_face_{group}_{when}{suffix}"])
+                what = f"{group} views {when} unlearning"
+                what += f" ({suffix.strip('_')} evaluator)" if suffix else ""
+                check_share(missed, int(metrics[f"views_{group}"]), what, max_share, run)
 
 
 def evaluate(
@@ -264,6 +282,24 @@ def evaluate_system(
     )
 
 
+def second_metrics(
+    g_s: GeneratorAdapter, g_u: GeneratorAdapter, latents: Latents, embed: Images
+) -> dict[str, float | int]:
+    """ID, ID_others and the no-face counts of a second evaluation network (`*_second`
+    keys; its views are the first's), which `check_faces` gates like the first's."""
+    second = identity_metrics(
+        g_s,
+        g_u,
+        latents.source_before,
+        latents.others_before,
+        latents.source_after,
+        latents.others_after,
+        embed,
+    )
+    kept = ("id", "id_others", *(f"no_face_{g}_{w}" for g in NO_FACE_GROUPS for w in WHEN))
+    return {f"{key}{EVALUATORS[1]}": second[key] for key in kept}
+
+
 @dataclass(frozen=True)
 class EvaluateJob:
     """One evaluate job: the unlearned file of a method (name and settings_json) on one
@@ -293,12 +329,13 @@ def run_evaluate(job: EvaluateJob) -> None:
 
     ID compares the same system before and after unlearning (`Unlearned.latents`): G_s vs
     G_u at the stored inversions for the methods that change the generator, G_s(E_s(x))
-    vs G_s(E_u(x)) for the encoder method. A second, independent evaluation network (real
-    setting: facenet beside CurricularFace) adds `id_second` and `id_others_second`.
-    The run fails when the evaluation detector found no face in more than
-    `max_no_face_share` of one side's views (`check_faces`). `setting_*` keys name what a
-    caption must say: the generator's rendering (`GeneratorAdapter.setting`), the
-    method's steps and loss reduction, the FID samples.
+    vs G_s(E_u(x)) for the encoder method. A second evaluation network with its own
+    detector (real setting: facenet beside CurricularFace) adds `id_second`,
+    `id_others_second` and its misses `no_face_*_second`. The run fails when either
+    detector found no face in more than `max_no_face_share` of one side's views
+    (`check_faces`). `setting_*` keys name what a caption must say: the generator's
+    rendering (`GeneratorAdapter.setting`), the method's steps and loss reduction, the
+    FID samples.
     The strip's target is the latent the method trained w_u towards (GUIDE: w_t).
     Every network and the inversion's tensors are on `device`.
     """
@@ -314,16 +351,8 @@ def run_evaluate(job: EvaluateJob) -> None:
     embed, features = load_embedder(job.eval_identity, dev), load_features(job.features, dev)
     metrics = evaluate_system(loaded, inv, latents, embed, features, reference, job.batch)
     if job.second_identity:
-        second = identity_metrics(
-            g_s,
-            g_u,
-            latents.source_before,
-            latents.others_before,
-            latents.source_after,
-            latents.others_after,
-            load_embedder(job.second_identity, dev),
-        )
-        metrics |= {f"{key}_second": second[key] for key in ("id", "id_others")}
+        second = load_embedder(job.second_identity, dev)
+        metrics |= second_metrics(g_s, g_u, latents, second)
     run = ", ".join(f"{key} {value}" for key, value in job.labels.items())
     check_faces(metrics, job.max_no_face_share, run)
     setting = run_setting(g_s, loaded.meta, reference)

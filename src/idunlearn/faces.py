@@ -213,25 +213,25 @@ def align_arcface(
 
 
 def align_box(
-    images: torch.Tensor, detector: MTCNN | None, size: int = 160
+    images: torch.Tensor, detector: MTCNN, size: int = 160
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """facenet-style crops: the MTCNN box (no margin) stretched to size x size, as
-    facenet-pytorch's `extract_face` makes them.
-
-    Without a detector every image is taken to be FFHQ-aligned and gets the fixed face box;
-    that is a choice, not a miss, so all count as found. With one, a miss gets that box too.
-    """
-    fallback = loss_crop_matrix(images.shape[2], images.shape[3], size)
-    if detector is None:
-        found = torch.ones(len(images), dtype=torch.bool)
-        return _warp_crops(images, [fallback] * len(images), size), found
+    """facenet-style crops [B, 3, size, size] of images in [-1, 1], and which had a face: the
+    MTCNN box cut as facenet-pytorch's `extract_face` cuts it with no margin (edges truncated
+    to whole pixels inside the image), stretched to size x size (bilinear on the float image).
+    A miss gets the fixed FFHQ face box; the caller counts these."""
+    height, width = images.shape[2], images.shape[3]
+    fallback = loss_crop_matrix(height, width, size)
     faces = detect_faces(detector, to_uint8(images))
-    matrices = [fallback if face is None else box_matrix(face.box, size) for face in faces]
+    matrices = [
+        fallback if face is None else box_matrix(face.box, size, width, height) for face in faces
+    ]
     return _warp_crops(images, matrices, size), _found(faces)
 
 
-def box_matrix(box: np.ndarray, size: int) -> np.ndarray:
-    left, top, right, bottom = box
+def box_matrix(box: np.ndarray, size: int, width: int, height: int) -> np.ndarray:
+    """`extract_face`'s crop (margin 0) of a width x height image onto size x size."""
+    left, top = int(max(box[0], 0)), int(max(box[1], 0))
+    right, bottom = int(min(box[2], width)), int(min(box[3], height))
     return crop_matrix(left, top, right - left, bottom - top, size)
 
 

@@ -33,7 +33,13 @@ from idunlearn.backend import (
     resolve_device,
 )
 from idunlearn.checkpoints import load_checkpoint, save_checkpoint
-from idunlearn.evaluation import fid_metrics, identity_metrics
+from idunlearn.evaluation import (
+    NO_FACE_GROUPS,
+    FaceCount,
+    check_faces,
+    fid_metrics,
+    identity_metrics,
+)
 from idunlearn.generators.base import GeneratorAdapter
 from idunlearn.inversion import INVERSION_KIND
 from idunlearn.io import ArtefactError, UserError, read_npz, write_json
@@ -45,6 +51,7 @@ from idunlearn.stats import half_width
 from idunlearn.system import UNLEARNED_KIND, load_inversion
 from idunlearn.unlearning import UnlearnSchedule, train
 
+FACE_KEYS = ("views_", "no_face_")  # identity_metrics' counts of views and misses
 MODES = ("simultaneous", "sequential")
 
 
@@ -182,6 +189,12 @@ class MultiEvalJob:
     out: str
     batch: int = 100
     device: str = "cpu"
+    max_no_face_share: float = 1.0  # fail above this share of no-face views (`check_faces`)
+
+
+def multi_run(meta: dict) -> str:
+    """How a multi job's errors name its run."""
+    return f"multi: method {meta['method']}, mode {meta['mode']}, n {meta['n']}"
 
 
 def load_multi(generator: str, unlearned: str, dev: torch.device) -> tuple[dict, GeneratorAdapter]:
@@ -199,7 +212,10 @@ def load_multi(generator: str, unlearned: str, dev: torch.device) -> tuple[dict,
 
 def run_multi_evaluate(job: MultiEvalJob) -> None:
     """Per forgotten identity ID and ID_others (and their mean, worst, CI); retain ID
-    (mean, worst); FID_pre and dFID_real. One JSON record."""
+    (mean, worst); FID_pre and dFID_real; the views scored and those without a detected
+    face, summed over the forgotten identities (`views_*`, `no_face_*`) and of the retain
+    ones (`*_retain*`). One JSON record; it fails, as evaluate does, above
+    `max_no_face_share` of one side's views without a face."""
     dev = resolve_device(job.device)
     meta, system = load_multi(job.generator, job.unlearned, dev)
     embed = load_embedder(job.eval_identity, dev)
@@ -210,10 +226,15 @@ def run_multi_evaluate(job: MultiEvalJob) -> None:
         for i in forgotten
     ]
     retain_ws = torch.stack([load_inversion(path, dev)["w_u"] for path in job.retain])
-    retain = identity_similarity(g_s, g_u, retain_ws, embed).tolist()
+    before, after = FaceCount(embed), FaceCount(embed)
+    retain = identity_similarity(g_s, g_u, retain_ws, before, embed_after=after).tolist()
+    counts = {key: sum(p[key] for p in per) for key in per[0] if key.startswith(FACE_KEYS)}
+    counts |= {"views_retain": before.views}
+    counts |= {"no_face_retain_before": before.no_face, "no_face_retain_after": after.no_face}
+    check_faces(counts, job.max_no_face_share, multi_run(meta), (*NO_FACE_GROUPS, "retain"))
     record: dict[str, object] = {
         key: meta[key] for key in ("method", "kind", "mode", "n", "identities", "steps")
-    }
+    } | counts
     record["id_each"] = [p["id"] for p in per]
     record["id_others_each"] = [p["id_others"] for p in per]
     record["retain_id_each"] = retain
@@ -244,10 +265,13 @@ class MultiAttackJob:
     lpips_net: str = "alex"
     lpips_random: bool = True
     device: str = "cpu"
+    max_no_face_share: float = 1.0  # fail above this share of no-face views (`check_faces`)
 
 
 def run_multi_attack(job: MultiAttackJob) -> None:
-    """ID of the forgotten identities (mean, worst) after each k relearning steps."""
+    """ID of the forgotten identities (mean, worst) after each k relearning steps; the views
+    scored over all k and those without a detected face (`views_source`,
+    `no_face_source_{before,after}`), gated as evaluate gates them."""
     dev = resolve_device(job.device)
     meta, system = load_multi(job.generator, job.unlearned, dev)
     embed = load_embedder(job.eval_identity, dev)
@@ -258,8 +282,10 @@ def run_multi_attack(job: MultiAttackJob) -> None:
     sources = torch.stack([i["source_image"] for i in forgotten])
     g_r = trainable_copy(system.g_u)  # relearning trains what unlearning trained
 
+    before, after = FaceCount(embed), FaceCount(embed)
+
     def score() -> dict[str, float]:
-        ids = identity_similarity(system.g_s, g_r, w_us, embed)
+        ids = identity_similarity(system.g_s, g_r, w_us, before, embed_after=after)
         return {"id_mean": float(ids.mean()), "id_worst": float(ids.max())}
 
     results = relearn(
@@ -272,7 +298,11 @@ def run_multi_attack(job: MultiAttackJob) -> None:
         job.lr,
         score,
     )
+    counts = {"views_source": before.views, "no_face_source_before": before.no_face}
+    counts["no_face_source_after"] = after.no_face
+    check_faces(counts, job.max_no_face_share, multi_run(meta), ("source",))
     record: dict[str, object] = {key: meta[key] for key in ("method", "kind", "mode", "n")}
+    record |= counts
     for k, scores in sorted(results.items()):
         record |= {f"relearn{k}_{key}": value for key, value in scores.items()}
     write_json(job.out, record)

@@ -3,8 +3,9 @@ embeddings [B, D].
 
 - `arcface_loss_embedder`: GUIDE's ID loss (ArcFace IR-SE50 on a fixed crop; differentiable).
 - `curricularface_embedder`: GUIDE's evaluation (MTCNN 5-point alignment, CurricularFace IR-101).
-- `facenet_embedder`: facenet-pytorch's VGGFace2 InceptionResnetV1, an independent second
-  evaluator.
+- `facenet_embedder`: facenet-pytorch's VGGFace2 InceptionResnetV1 on the crops of
+  facenet-pytorch's own MTCNN (its default settings, not GUIDE's): a second evaluator with
+  its own network, detector and crop, whose misses are counted and gated on their own.
 
 The evaluation embedders never drop an image: where MTCNN finds no face (an unlearned
 generator may well render none; the reference evaluation crashes on it) the image
@@ -15,6 +16,7 @@ scores rest on such crops.
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -23,6 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from idunlearn.faces import FFHQ_FACE_BOX_256, EvalAlignment, align_arcface, align_box
+from idunlearn.io import ArtefactError
 
 if TYPE_CHECKING:  # facenet-pytorch is needed by the evaluators only, not by the ID loss
     from facenet_pytorch import MTCNN
@@ -91,18 +94,44 @@ class FixedStandardization(nn.Module):
         return x * (127.5 / 128.0)
 
 
-def facenet_embedder(
-    detector: MTCNN | None = None, device: str | torch.device = "cpu"
-) -> AlignedEmbedder:
-    """facenet-pytorch's InceptionResnetV1 (VGGFace2 weights, from $TORCH_HOME/checkpoints or
-    downloaded by the library) on 160 x 160 face crops, with its fixed standardisation, on
-    `device`.
+FACENET_LOGITS = 8631  # the VGGFace2 file's classifier (unused, but part of its state dict)
+FACENET_SIZE = 160  # the crop InceptionResnetV1 was trained on
 
-    With a detector the crops are MTCNN boxes, as facenet-pytorch makes them; without one
-    the images are taken to be FFHQ-aligned and cropped at the fixed face box.
-    """
+
+def make_facenet_detector(device: str | torch.device = "cpu") -> MTCNN:
+    """facenet-pytorch's MTCNN as its README sets it up for InceptionResnetV1
+    (MTCNN(image_size=160, margin=0), library defaults otherwise: thresholds 0.6/0.7/0.7,
+    min face 20, the largest face first). Its own settings, not GUIDE's, so that the second
+    evaluator's detections do not repeat the first's."""
+    from facenet_pytorch import MTCNN
+
+    return MTCNN(image_size=FACENET_SIZE, margin=0, device=device).eval()
+
+
+def load_facenet(weights: str | os.PathLike[str]) -> nn.Module:
+    """InceptionResnetV1 with the VGGFace2 state dict at `weights` (a file the caller has
+    checked: not facenet-pytorch's unverified $TORCH_HOME copy). Loaded as tensors only and
+    strictly, so a file of another architecture, key or shape fails here."""
     from facenet_pytorch import InceptionResnetV1
 
-    network = nn.Sequential(FixedStandardization(), InceptionResnetV1(pretrained="vggface2"))
-    network = network.to(device)
-    return AlignedEmbedder(functools.partial(align_box, detector=detector, size=160), network)
+    network = InceptionResnetV1(classify=True, num_classes=FACENET_LOGITS)
+    state = torch.load(weights, map_location="cpu", weights_only=True)
+    try:
+        network.load_state_dict(state)
+    except RuntimeError as err:
+        reason = str(err).splitlines()[-1].strip()  # the first missing key or wrong shape
+        raise ArtefactError(f"{weights}: not facenet's VGGFace2 state dict ({reason})") from err
+    network.classify = False  # the embedding, not the VGGFace2 logits
+    return network
+
+
+def facenet_embedder(
+    weights: str | os.PathLike[str], device: str | torch.device = "cpu"
+) -> AlignedEmbedder:
+    """InceptionResnetV1 (VGGFace2 weights from `weights`) on 160 x 160 crops of the box
+    `make_facenet_detector` finds, with facenet's fixed standardisation, on `device`.
+    Images without a detected face get the fixed FFHQ box and count in `no_face`."""
+    network = nn.Sequential(FixedStandardization(), load_facenet(weights)).to(device)
+    detector = make_facenet_detector(device)
+    align = functools.partial(align_box, detector=detector, size=FACENET_SIZE)
+    return AlignedEmbedder(align, network)

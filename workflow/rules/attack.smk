@@ -25,6 +25,7 @@ rule attack:
         attacks=get_attack_flags,
         seed=lambda wc: seed_for("attack", wc.scenario, wc.identity, wc.method),
         device=DEVICE_FLAG,
+        no_face=NO_FACE_FLAG,
     shell:
         "run_step {log:q} attack --generator {input.generator:q}"
         " --unlearned {input.unlearned:q} --inversion {input.inversion:q}"
@@ -32,6 +33,6 @@ rule attack:
         " --eval-identity {input.eval_identity:q} --scenario {wildcards.scenario}"
         " --identity {wildcards.identity} --method {wildcards.method}"
         " --settings {params.settings}"
-        " {params.attacks} {params.lpips} --out {output.json:q}"
+        " {params.attacks} {params.lpips} {params.no_face} --out {output.json:q}"
         " --out-renders {output.renders:q} --seed {params.seed}"
         " {params.device} {params.threads}"

@@ -62,6 +62,8 @@ TABLE_METHODS = list(config["methods"])
 ABLATION_METHODS = [name for name in METHODS if name not in config["methods"]]
 # every torch step runs where unlearning does (unlearn.device: cpu | cuda | auto), with the
 # GPU's deterministic switches or not (deterministic)
+# the no-face gate of every step that scores renders with the evaluation network
+NO_FACE_FLAG = "--max-no-face-share {}".format(config["evaluation"]["max_no_face_share"])
 DEVICE_FLAG = "--device {} {}".format(
     config["unlearn"]["device"],
     "--deterministic" if config["deterministic"] else "--nondeterministic",
@@ -214,7 +216,7 @@ def caption_setting():
             "image_size": config["real"]["resolution"],
             "generator_file": config["assets"]["eg3d"]["file"],
             "eval_identity": config["real"]["eval_identity"],
-            # the facenet ID network crops a fixed box: no detector to name
+            # facenet as the ID network brings its own MTCNN: eval_detector is not used
             "eval_detector": (
                 config["real"]["eval_detector"]
                 if config["real"]["eval_identity"] == "curricularface"

@@ -62,7 +62,7 @@ rule evaluate:
         batch=config["evaluation"]["batch_size"],
         extra=lambda wc, input: file_flags(input, ("encoder", "second_identity")),
         device=DEVICE_FLAG,
-        max_no_face=config["evaluation"]["max_no_face_share"],
+        no_face=NO_FACE_FLAG,
         seed=lambda wc: seed_for("evaluate", wc.scenario, wc.identity),
     shell:
         "run_step {log:q} evaluate --generator {input.generator:q}"
@@ -73,5 +73,5 @@ rule evaluate:
         " --scenario {wildcards.scenario} --identity {wildcards.identity}"
         " --method {wildcards.method} --settings {params.settings}"
         " --out-json {output.json:q} --out-png {output.png:q}"
-        " --max-no-face-share {params.max_no_face} --seed {params.seed}"
+        " {params.no_face} --seed {params.seed}"
         " {params.extra} {params.device} {params.threads}"

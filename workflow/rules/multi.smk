@@ -121,13 +121,15 @@ rule multi_evaluate:
         retain=lambda wc, input: repeated("--retain", input.retain),
         batch=config["evaluation"]["batch_size"],
         device=DEVICE_FLAG,
+        no_face=NO_FACE_FLAG,
         seed=lambda wc: seed_for("multi_evaluate", wc.method, wc.mode, wc.n),
     shell:
         "run_step {log:q} multi_evaluate --generator {input.generator:q}"
         " --unlearned {input.unlearned:q} {params.forget} {params.retain}"
         " --eval-identity {input.eval_identity:q} --features {input.features:q}"
         " --reference {input.reference:q} --batch-size {params.batch}"
-        " {params.device} --out {output:q} --seed {params.seed} {params.threads}"
+        " {params.no_face} {params.device} --out {output:q} --seed {params.seed}"
+        " {params.threads}"
 
 
 rule multi_attack:
@@ -155,13 +157,15 @@ rule multi_attack:
         lpips_weight=config["inversion"]["lpips_weight"],
         lpips=LPIPS_FLAGS,
         device=DEVICE_FLAG,
+        no_face=NO_FACE_FLAG,
         seed=lambda wc: seed_for("multi_attack", wc.method, wc.mode, wc.n),
     shell:
         "run_step {log:q} multi_attack --generator {input.generator:q}"
         " --unlearned {input.unlearned:q} {params.forget}"
         " --eval-identity {input.eval_identity:q} --relearn-ks {params.ks}"
         " --relearn-lr {params.lr} --lpips-weight {params.lpips_weight} {params.lpips}"
-        " {params.device} --out {output:q} --seed {params.seed} {params.threads}"
+        " {params.no_face} {params.device} --out {output:q} --seed {params.seed}"
+        " {params.threads}"
 
 
 rule multi_report:

@@ -29,8 +29,13 @@ NO_FACE_COLUMNS = (
     "views_source",
     "views_others",
 )
-# The real setting's second, independent ID network (facenet beside CurricularFace).
-SECOND_EVALUATOR_COLUMNS = ("id_second", "id_others_second")
+# The real setting's second ID network (facenet beside CurricularFace, its own MTCNN), and
+# the views its detector missed (out of the same views_* as the first's).
+SECOND_EVALUATOR_COLUMNS = (
+    "id_second",
+    "id_others_second",
+    *(f"{column}_second" for column in NO_FACE_COLUMNS[:4]),
+)
 # Attack columns (rule attack): `{id,id_others,src}_{attack}`, e.g. id_reinv_optim,
 # id_relearn_50; their ID is Table 1's formula with the attacked generator and latent.
 ATTACK_COLUMN = re.compile(r"^(id|id_others|src)_(reinv_encoder|reinv_optim|search|relearn_(\d+))$")

@@ -63,7 +63,9 @@ ABLATION_METHODS = [name for name in METHODS if name not in config["methods"]]
 # every torch step runs where unlearning does (unlearn.device: cpu | cuda | auto), with the
 # GPU's deterministic switches or not (deterministic)
 # the no-face gate of every step that scores renders with the evaluation network
-NO_FACE_FLAG = "--max-no-face-share {}".format(config["evaluation"]["max_no_face_share"])
+NO_FACE_FLAG = "--max-no-face-share {}".format(
+    config["evaluation"]["max_no_face_share"]
+)
 DEVICE_FLAG = "--device {} {}".format(
     config["unlearn"]["device"],
     "--deterministic" if config["deterministic"] else "--nondeterministic",

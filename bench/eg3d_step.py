@@ -29,7 +29,8 @@ from pathlib import Path
 import click
 import torch
 
-from idunlearn.backend import DEVICES, resolve_device
+from idunlearn.backend import resolve_device
+from idunlearn.cli import device_option
 from idunlearn.generators.base import GeneratorAdapter
 from idunlearn.io import UserError, atomic_path
 from idunlearn.losses import LossConfig, draw_step, step_loss
@@ -202,13 +203,7 @@ def synthetic_setup(device: torch.device):
     help="checkout of NVlabs/eg3d (holds eg3d/); none: the synthetic generator",
 )
 @click.option("--size", type=click.Choice(["full", "small"]), default="full", show_default=True)
-@click.option(
-    "--device",
-    type=click.Choice(DEVICES),
-    default="auto",
-    show_default=True,
-    help="auto: CUDA where visible, else the CPU",
-)
+@device_option
 @click.option("--steps", type=click.IntRange(min=1), default=5, show_default=True)
 @click.option(
     "--precisions",

@@ -34,7 +34,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from idunlearn.backend import load_embedder, load_inversion_encoder, load_lpips
-from idunlearn.evaluation import FaceCount, check_share
+from idunlearn.evaluation import FaceCount, check_share, run_name
 from idunlearn.generators.base import GeneratorAdapter
 from idunlearn.inversion import Encoder, InversionConfig, optimise_latents
 from idunlearn.io import UserError, write_json, write_npz
@@ -518,8 +518,8 @@ def run_attack(job: AttackJob) -> None:
         )
     )
     labels = {"scenario": job.scenario, "identity": job.identity, "method": job.method}
-    run = ", ".join(f"{key} {value}" for key, value in labels.items())
-    check_attack_faces(result, job.max_no_face_share, run)  # before any output is written
+    # gated before any output is written
+    check_attack_faces(result, job.max_no_face_share, run_name(labels))
     if job.out_renders is not None:
         write_npz(job.out_renders, **{name: to_uint8(image) for name, image in renders.items()})
     settings = {**asdict(job.config), "reinversion_kinds": kinds, "seed": job.seed}

@@ -145,6 +145,11 @@ def identity_metrics(
     return result
 
 
+def run_name(labels: dict[str, str]) -> str:
+    """How a scored job's errors name its run: "scenario ood, identity ood00, method guide"."""
+    return ", ".join(f"{key} {value}" for key, value in labels.items())
+
+
 def check_share(missed: int, views: int, what: str, max_share: float, run: str) -> None:
     """The no-face gate of every scored step (evaluate, multi, attacks): fail where the
     detector missed the face in more than `max_share` of `views` (`what` names them). Those
@@ -353,8 +358,7 @@ def run_evaluate(job: EvaluateJob) -> None:
     if job.second_identity:
         second = load_embedder(job.second_identity, dev)
         metrics |= second_metrics(g_s, g_u, latents, second)
-    run = ", ".join(f"{key} {value}" for key, value in job.labels.items())
-    check_faces(metrics, job.max_no_face_share, run)
+    check_faces(metrics, job.max_no_face_share, run_name(job.labels))
     setting = run_setting(g_s, loaded.meta, reference)
     write_json(job.out_json, {**job.labels, **metrics, **setting})
     frontal = g_s.frontal_camera(1)
